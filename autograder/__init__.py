@@ -1,0 +1,1 @@
+"""Instructor toolkit for the RNN course: release, nbgrader course, checks, grading."""

@@ -1,0 +1,114 @@
+"""The three cells behind one small interface, so that unrolling over time and
+stacking layers are written once for all of them.
+
+A cell is any object with
+- ``step(x, state, params) -> (y, state)``: one time step. ``state`` is a tuple
+  of arrays: ``(s,)`` for the basic RNN, ``(y, s)`` for the LSTM, ``(y,)`` for
+  the GRU. ``y`` is what the layer above (or the loss) sees.
+- ``zero_state(B, H, dtype)``: the all-zero initial state for a batch of B.
+- ``init_params(D, H, rng, dtype)``: fresh parameters for input size D and
+  state size H.
+
+The steps call the module-level gate functions at call time, so in a learner's
+copy they run the learner's own code.
+"""
+
+import numpy as np
+
+from . import gru, lstm, rnn
+from .gru import GRUParams
+from .lstm import LSTMParams
+from .rnn import RNNParams
+
+
+def _uniform(rng, shape, bound, dtype):
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+class RNNCell:
+    """Basic RNN: state (s,), params RNNParams(W, b)."""
+
+    name = "rnn"
+    Params = RNNParams
+    state_names = ("s",)
+
+    def step(self, x, state, params):
+        (s_prev,) = state
+        s = rnn.rnn_step(x, s_prev, params.W, params.b)
+        return s, (s,)
+
+    def zero_state(self, B, H, dtype=np.float64):
+        return (np.zeros((B, H), dtype),)
+
+    def init_params(self, D, H, rng=None, dtype=np.float64):
+        """Uniform in +-1/sqrt(H), PyTorch's default for its recurrent cells."""
+        rng = np.random.default_rng(rng)
+        k = 1 / np.sqrt(H)
+        return RNNParams(_uniform(rng, (H, D + H), k, dtype), _uniform(rng, (H,), k, dtype))
+
+
+class LSTMCell:
+    """LSTM: state (y, s), params LSTMParams. ``memo_form=True`` uses the memo's
+    state update s_t = I_t * a_t + s_{t-1} (no forget gate)."""
+
+    Params = LSTMParams
+    state_names = ("y", "s")
+
+    def __init__(self, memo_form=False):
+        self.memo_form = memo_form
+        self.name = "lstm_memo" if memo_form else "lstm"
+
+    def step(self, x, state, params):
+        y_prev, s_prev = state
+        step = lstm.memo_lstm_step if self.memo_form else lstm.lstm_step
+        y, s = step(x, y_prev, s_prev, params)
+        return y, (y, s)
+
+    def zero_state(self, B, H, dtype=np.float64):
+        return (np.zeros((B, H), dtype), np.zeros((B, H), dtype))
+
+    def init_params(self, D, H, rng=None, dtype=np.float64, forget_bias=1.0):
+        """Uniform in +-1/sqrt(H); the forget bias starts at ``forget_bias`` so
+        the state is kept at first (Jozefowicz, Zaremba and Sutskever, 2015)."""
+        rng = np.random.default_rng(rng)
+        k = 1 / np.sqrt(H)
+        arrays = []
+        for gate in "fiao":
+            arrays.append(_uniform(rng, (H, D + H), k, dtype))
+            b = _uniform(rng, (H,), k, dtype)
+            if gate == "f":
+                b = (b + forget_bias).astype(dtype)
+            arrays.append(b)
+        return LSTMParams(*arrays)
+
+
+class GRUCell:
+    """GRU: state (y,), params GRUParams."""
+
+    name = "gru"
+    Params = GRUParams
+    state_names = ("y",)
+
+    def step(self, x, state, params):
+        (y_prev,) = state
+        y = gru.gru_step(x, y_prev, params)
+        return y, (y,)
+
+    def zero_state(self, B, H, dtype=np.float64):
+        return (np.zeros((B, H), dtype),)
+
+    def init_params(self, D, H, rng=None, dtype=np.float64):
+        """Uniform in +-1/sqrt(H)."""
+        rng = np.random.default_rng(rng)
+        k = 1 / np.sqrt(H)
+        arrays = []
+        for _ in "rua":
+            arrays += [_uniform(rng, (H, D + H), k, dtype), _uniform(rng, (H,), k, dtype)]
+        return GRUParams(*arrays)
+
+
+RNN = RNNCell()
+LSTM = LSTMCell()
+LSTM_MEMO = LSTMCell(memo_form=True)
+GRU = GRUCell()
+CELLS = {c.name: c for c in (RNN, LSTM, LSTM_MEMO, GRU)}

@@ -1,0 +1,128 @@
+"""Gated recurrent unit (memo: "Gated Recurrent Unit").
+
+With the previous output y_{t-1} as the only memory (no separate internal state):
+
+    r_t = sigma(W_r [x_t, y_{t-1}] + b_r)           reset gate
+    u_t = sigma(W_u [x_t, y_{t-1}] + b_u)           update gate
+    a_t = tanh(W_a [x_t, r_t * y_{t-1}] + b_a)      input activation
+    y_t = (1 - u_t) * y_{t-1} + u_t * a_t           final output
+
+The reset gate acts on y_{t-1} before the matrix product, and u_t weights the
+new candidate. PyTorch's nn.GRU differs on both counts: it computes
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) (reset after the product, with a
+second bias) and h' = (1 - z) * n + z * h, so its z plays the part of 1 - u.
+Keras' GRU(reset_after=False) matches the memo.
+
+Shapes: x_t (B, D); y_t and every gate (B, H); each W_* (H, D + H) with columns
+[:D] acting on x_t and [D:] on (r_t *) y_{t-1}; each b_* (H,). Unbatched inputs
+(D,), (H,) give (H,) outputs.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import sigmoid, tanh
+
+
+class GRUParams(NamedTuple):
+    """The three blocks' weights (H, D + H) and biases (H,)."""
+
+    W_r: np.ndarray
+    b_r: np.ndarray
+    W_u: np.ndarray
+    b_u: np.ndarray
+    W_a: np.ndarray
+    b_a: np.ndarray
+
+
+def reset_gate(x, y_prev, W_r, b_r):
+    """Reset gate r_t = sigma(W_r [x_t, y_{t-1}] + b_r).
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - W_r: weights, shape (H, D + H); W_r[:, :D] multiplies x_t, W_r[:, D:] y_{t-1}
+    - b_r: bias, shape (H,)
+
+    Returns:
+    - r: r_t, shape (B, H) or (H,), values in (0, 1): how much of y_{t-1} the
+      input activation sees.
+    """
+    ### BEGIN SOLUTION
+    return sigmoid(np.concatenate([x, y_prev], axis=-1) @ W_r.T + b_r)
+    ### END SOLUTION
+
+
+def update_gate(x, y_prev, W_u, b_u):
+    """Update gate u_t = sigma(W_u [x_t, y_{t-1}] + b_u).
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - W_u: weights, shape (H, D + H)
+    - b_u: bias, shape (H,)
+
+    Returns:
+    - u: u_t, shape (B, H) or (H,), values in (0, 1): the weight of the new
+      candidate a_t in y_t.
+    """
+    ### BEGIN SOLUTION
+    return sigmoid(np.concatenate([x, y_prev], axis=-1) @ W_u.T + b_u)
+    ### END SOLUTION
+
+
+def input_activation(x, y_prev, r, W_a, b_a):
+    """Input activation a_t = tanh(W_a [x_t, r_t * y_{t-1}] + b_a).
+
+    The reset gate scales y_{t-1} before the product (PyTorch scales afterwards).
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - r: reset gate r_t, shape (B, H) or (H,)
+    - W_a: weights, shape (H, D + H)
+    - b_a: bias, shape (H,)
+
+    Returns:
+    - a: a_t, shape (B, H) or (H,), values in (-1, 1): the candidate output.
+    """
+    ### BEGIN SOLUTION
+    return tanh(np.concatenate([x, r * y_prev], axis=-1) @ W_a.T + b_a)
+    ### END SOLUTION
+
+
+def final_output(u, y_prev, a):
+    """Final output y_t = (1 - u_t) * y_{t-1} + u_t * a_t.
+
+    Inputs:
+    - u: update gate u_t, shape (B, H) or (H,)
+    - y_prev: previous output y_{t-1}, same shape
+    - a: input activation a_t, same shape
+
+    Returns:
+    - y: y_t, same shape: u_t of the way from y_{t-1} to a_t.
+    """
+    ### BEGIN SOLUTION
+    return (1 - u) * y_prev + u * a
+    ### END SOLUTION
+
+
+def gru_step(x, y_prev, params):
+    """One GRU step, composing the four functions above.
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - params: GRUParams with W_* (H, D + H) and b_* (H,)
+
+    Returns:
+    - y: y_t, shape (B, H) or (H,).
+    """
+    ### BEGIN SOLUTION
+    p = params
+    r = reset_gate(x, y_prev, p.W_r, p.b_r)
+    u = update_gate(x, y_prev, p.W_u, p.b_u)
+    a = input_activation(x, y_prev, r, p.W_a, p.b_a)
+    return final_output(u, y_prev, a)
+    ### END SOLUTION
