@@ -1,0 +1,112 @@
+"""The search that stands between the instructor's files and a learner.
+
+Trust nothing that produced a folder: search what is in it. A folder leaks if
+any file holds a region marker (solution, hidden tests, mark scheme) or any
+distinctive line of what those regions hide: the reference bodies in rnnkit/
+and the model answers, hidden tests and mark schemes of solutions/.
+"""
+
+from pathlib import Path
+
+import nbformat
+
+from autograder import notebooks, stubs
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "rnnkit"
+SOLUTIONS = REPO / "solutions"
+# Files searched as text; anything else (.npz fixtures, images) is binary data.
+TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".txt", ".yml", ".yaml", ".cfg", ".toml", ".json", ".html", ".csv",
+                 ".sh", ""}
+
+
+def package_secrets(package=PACKAGE):
+    """Distinctive lines of the reference bodies (inside solution regions) of a package folder."""
+    secret, public = [], []
+    for path in sorted(Path(package).rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        inside = set(stubs.region_lines(text, str(path)))
+        secret.extend(inside)
+        public.extend(stubs.stub_text(text, filename=str(path)).split("\n"))
+    return notebooks.distinctive(secret, public)
+
+
+def notebook_secrets(solutions=SOLUTIONS):
+    """Distinctive lines of the model answers, hidden tests and mark schemes of solutions/*.ipynb."""
+    secret, public = [], []
+    for path in sorted(Path(solutions).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        s, p = notebooks.secret_and_public_lines(nb)
+        secret.extend(s)
+        public.extend(p)
+    # The reference package's own public text is public too.
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            public.extend(stubs.stub_text(path.read_text(encoding="utf-8")).split("\n"))
+    return notebooks.distinctive(secret, public)
+
+
+def _texts(path):
+    """(where, text) pieces of one file to search: a notebook cell by cell, other files whole."""
+    if path.suffix == ".ipynb":
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # not valid JSON: search the raw text
+            yield str(path), path.read_text(encoding="utf-8", errors="replace")
+            return
+        for i, cell in enumerate(nb.cells):
+            yield f"{path} cell {i} ({cell.get('id', '?')})", cell.source
+            for output in cell.get("outputs", []):
+                yield f"{path} cell {i} output", str(output)
+        yield f"{path} metadata", str(nb.metadata)
+    else:
+        yield str(path), path.read_text(encoding="utf-8", errors="replace")
+
+
+def _worth_searching_in_notebooks(line):
+    """Reference lines a lesson's own teaching code could write innocently are skipped in notebooks.
+
+    A lesson may call ``rnn_step(x, s_prev, W, b)`` in an experiment; it must not
+    show a body's answer: a ``return`` expression or a long, specific line.
+    """
+    return line.startswith("return ") or len(line) >= 40
+
+
+def find_leaks(paths, secrets=None):
+    """Search files or folders for markers and secret lines.
+
+    Inputs:
+    - paths: a file or folder, or a list of them (folders are searched recursively)
+    - secrets: distinctive lines to look for in every file; default: the reference
+      bodies and the notebooks' hidden parts (in notebooks, only the reference
+      lines a lesson could not write innocently, see _worth_searching_in_notebooks)
+
+    Returns:
+    - list of human-readable findings, empty when clean.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if secrets is None:
+        from_package, from_notebooks = package_secrets(), notebook_secrets()
+        in_files = sorted(set(from_package) | set(from_notebooks))
+        in_notebooks = sorted(set(filter(_worth_searching_in_notebooks, from_package)) | set(from_notebooks))
+    else:
+        in_files = in_notebooks = list(secrets)
+    files = []
+    for p in map(Path, paths):
+        files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
+    findings = []
+    for f in files:
+        if f.suffix not in TEXT_SUFFIXES or "__pycache__" in f.parts:
+            continue
+        lines = in_notebooks if f.suffix == ".ipynb" else in_files
+        for where, text in _texts(f):
+            for marker in notebooks.MARKERS:
+                if marker in text:
+                    findings.append(f"{where}: marker {marker!r}")
+            for line in lines:
+                if line in text:
+                    findings.append(f"{where}: hidden text {line!r}")
+    return findings

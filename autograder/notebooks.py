@@ -1,0 +1,144 @@
+"""Learner notebooks from instructor notebooks, with nbgrader's own logic.
+
+``clear_notebook`` runs the preprocessors of ``nbgrader generate_assignment`` in
+its order (all but the ones that need a gradebook or a kernel), so that a lesson
+in ``lessons/`` is the notebook nbgrader itself would release: same cell ids,
+same locks, same checksums. ``secret_lines`` collects what must never reach a
+learner (solution regions, model answers, hidden tests, mark schemes), for the
+search that guards every release.
+"""
+
+import re
+
+import nbformat
+from nbgrader import utils as nbutils
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    LockCells,
+)
+
+# Region markers nbgrader understands, as (begin, end).
+SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
+HIDDEN_TESTS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+MARK_SCHEME = ("BEGIN MARK SCHEME", "END MARK SCHEME")
+MARKERS = [*SOLUTION, *HIDDEN_TESTS, *MARK_SCHEME]
+AUTOTEST = "AUTOTEST"
+
+
+class NotebookError(ValueError):
+    """An instructor notebook nbgrader could not release."""
+
+
+def _pipeline():
+    # GenerateAssignment.preprocessors minus IncludeHeaderFooter (no header is
+    # configured), InstantiateTests (AUTOTEST is refused below) and SaveCells
+    # (writes the gradebook; course does that through nbgrader itself).
+    return [
+        LockCells(),
+        ClearSolutions(),
+        ClearOutput(),
+        CheckCellMetadata(),
+        ComputeChecksums(),
+        ClearHiddenTests(),
+        ClearMarkScheme(),
+        ComputeChecksums(),
+        CheckCellMetadata(),
+    ]
+
+
+def clear_notebook(nb, name="notebook"):
+    """The learner's version of an instructor notebook.
+
+    Inputs:
+    - nb: nbformat NotebookNode (nbformat 4) in nbgrader source form; not modified
+    - name: used in error messages
+
+    Returns:
+    - a new NotebookNode: solution regions and answer cells stubbed, hidden tests
+      and mark schemes removed, outputs and execution counts cleared, nbgrader
+      checksums computed; cell ids unchanged.
+    """
+    nb = _copy(nb)
+    for cell in nb.cells:
+        if AUTOTEST in cell.source:
+            raise NotebookError(f"{name}: AUTOTEST cells are not supported (they need a kernel to release)")
+    resources = {}
+    try:
+        for step in _pipeline():
+            nb, resources = step.preprocess(nb, resources)
+    except Exception as err:  # nbgrader raises RuntimeError/ValueError with the reason
+        raise NotebookError(f"{name}: nbgrader could not clear it: {err}") from err
+    return nb
+
+
+def _copy(nb):
+    return nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
+
+
+def dumps(nb):
+    """Deterministic text of a notebook (nbformat's own layout, newline at the end)."""
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _split_regions(source, begin, end):
+    """(inside lines, outside lines) of the regions delimited by begin/end in source."""
+    inside, outside, in_region = [], [], False
+    for line in source.split("\n"):
+        if begin in line:
+            in_region = True
+        elif end in line:
+            in_region = False
+        elif in_region:
+            inside.append(line)
+        else:
+            outside.append(line)
+    return inside, outside
+
+
+def secret_and_public_lines(nb):
+    """Split an instructor notebook's text into what must stay secret and what is public.
+
+    Returns:
+    - (secret, public): two lists of source lines. Secret: the lines inside
+      solution, hidden-test and mark-scheme regions, and the whole text of
+      solution cells that have no region (nbgrader replaces those wholesale: a
+      model answer). Public: every other line.
+    """
+    secret, public = [], []
+    for cell in nb.cells:
+        source = cell.source
+        if nbutils.is_solution(cell) and SOLUTION[0] not in source:
+            # nbgrader replaces the whole cell by the stub: all of it is the answer.
+            secret.extend(source.split("\n"))
+            continue
+        for begin, end in (SOLUTION, HIDDEN_TESTS, MARK_SCHEME):
+            inside, outside = _split_regions(source, begin, end)
+            secret.extend(inside)
+            source = "\n".join(outside)
+        public.extend(source.split("\n"))
+    return secret, public
+
+
+def distinctive(secret, public, min_length=16):
+    """The secret lines worth searching for: long enough, and not also public.
+
+    Inputs:
+    - secret, public: lists of lines
+    - min_length: shorter stripped lines ("return y", "pass") are too common to search for
+
+    Returns:
+    - sorted list of stripped lines.
+    """
+    public_set = {line.strip() for line in public}
+    keep = set()
+    for line in secret:
+        text = line.strip()
+        if len(text) >= min_length and text not in public_set and re.search(r"\w", text):
+            keep.add(text)
+    return sorted(keep)
