@@ -7,15 +7,19 @@ Conventions: rows are examples, x (B, D), states (B, H); every weight is
 """
 
 from .cells import CELLS, GRU, LSTM, LSTM_MEMO, RNN
-from .gru import GRUParams, gru_step
-from .lstm import LSTMParams, lstm_step
-from .multilayer import stacked_forward
-from .rnn import RNNParams, rnn_step
-from .sequence import unroll
+from .gradcheck import check_gradients, extrapolated_gradient, numerical_gradient, relative_error
+from .gru import GRUParams, gru_step, gru_step_backward
+from .lstm import LSTMParams, lstm_step, lstm_step_backward
+from .multilayer import stacked_backward, stacked_forward
+from .rnn import RNNParams, rnn_step, rnn_step_backward
+from .sequence import bptt, unroll
 
 __all__ = [
     "CELLS", "GRU", "LSTM", "LSTM_MEMO", "RNN",
     "GRUParams", "LSTMParams", "RNNParams",
     "gru_step", "lstm_step", "rnn_step",
     "stacked_forward", "unroll",
+    "gru_step_backward", "lstm_step_backward", "rnn_step_backward",
+    "bptt", "stacked_backward",
+    "check_gradients", "extrapolated_gradient", "numerical_gradient", "relative_error",
 ]

@@ -5,12 +5,20 @@ A cell is any object with
 - ``step(x, state, params) -> (y, state)``: one time step. ``state`` is a tuple
   of arrays: ``(s,)`` for the basic RNN, ``(y, s)`` for the LSTM, ``(y,)`` for
   the GRU. ``y`` is what the layer above (or the loss) sees.
+- ``step_backward(x, state_prev, params, dy, dstate) -> (dx, dstate_prev, dparams)``:
+  the backward pass of ``step``, recomputing the forward step from its inputs.
+  ``dy`` is dL/dy_t from above (the loss, or the layer above at step t);
+  ``dstate`` is dL/d(new state tuple) from step t+1 (a tuple like ``state``, or
+  None for zero, e.g. at the last step). The cell adds the two where they meet
+  (y_t is part of the LSTM's and GRU's state; the RNN's s_t is its output).
+  Returns dL/dx_t, dL/d(state_prev) (a tuple like ``state``) and dL/d(params)
+  (the params' type, summed over the batch).
 - ``zero_state(B, H, dtype)``: the all-zero initial state for a batch of B.
 - ``init_params(D, H, rng, dtype)``: fresh parameters for input size D and
   state size H.
 
-The steps call the module-level gate functions at call time, so in a learner's
-copy they run the learner's own code.
+The steps call the module-level gate and backward functions at call time, so in
+a learner's copy they run the learner's own code.
 """
 
 import numpy as np
@@ -36,6 +44,13 @@ class RNNCell:
         (s_prev,) = state
         s = rnn.rnn_step(x, s_prev, params.W, params.b)
         return s, (s,)
+
+    def step_backward(self, x, state_prev, params, dy, dstate=None):
+        """Backward of ``step``. The RNN's output is its state, so dL/ds_t = dy + dstate[0]."""
+        (s_prev,) = state_prev
+        ds = dy if dstate is None else dy + dstate[0]
+        dx, ds_prev, dW, db = rnn.rnn_step_backward(x, s_prev, params.W, params.b, ds)
+        return dx, (ds_prev,), RNNParams(dW, db)
 
     def zero_state(self, B, H, dtype=np.float64):
         return (np.zeros((B, H), dtype),)
@@ -63,6 +78,18 @@ class LSTMCell:
         step = lstm.memo_lstm_step if self.memo_form else lstm.lstm_step
         y, s = step(x, y_prev, s_prev, params)
         return y, (y, s)
+
+    def step_backward(self, x, state_prev, params, dy, dstate=None):
+        """Backward of ``step``: y_t gets dy + dstate[0]; s_t gets dstate[1] from step t+1."""
+        y_prev, s_prev = state_prev
+        if dstate is None:
+            dy_total, ds = dy, np.zeros_like(dy)
+        else:
+            dy_total, ds = dy + dstate[0], dstate[1]
+        dx, dy_prev, ds_prev, grads = lstm.lstm_step_backward(
+            x, y_prev, s_prev, params, dy_total, ds, memo_form=self.memo_form
+        )
+        return dx, (dy_prev, ds_prev), grads
 
     def zero_state(self, B, H, dtype=np.float64):
         return (np.zeros((B, H), dtype), np.zeros((B, H), dtype))
@@ -93,6 +120,13 @@ class GRUCell:
         (y_prev,) = state
         y = gru.gru_step(x, y_prev, params)
         return y, (y,)
+
+    def step_backward(self, x, state_prev, params, dy, dstate=None):
+        """Backward of ``step``: y_t gets dy + dstate[0]."""
+        (y_prev,) = state_prev
+        dy_total = dy if dstate is None else dy + dstate[0]
+        dx, dy_prev, grads = gru.gru_step_backward(x, y_prev, params, dy_total)
+        return dx, (dy_prev,), grads
 
     def zero_state(self, B, H, dtype=np.float64):
         return (np.zeros((B, H), dtype),)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import sigmoid, tanh
+from .activations import dsigmoid_from_output, dtanh_from_output, sigmoid, tanh
 
 
 class GRUParams(NamedTuple):
@@ -125,4 +125,72 @@ def gru_step(x, y_prev, params):
     u = update_gate(x, y_prev, p.W_u, p.b_u)
     a = input_activation(x, y_prev, r, p.W_a, p.b_a)
     return final_output(u, y_prev, a)
+    ### END SOLUTION
+
+
+def gru_step_backward(x, y_prev, params, dy):
+    """Backward pass of one GRU step (recomputes the forward step itself).
+
+    Forward (see the module docstring), with z_t = [x_t, y_{t-1}]:
+        r_t = sigma(W_r z_t + b_r),  u_t = sigma(W_u z_t + b_u)
+        a_t = tanh(W_a [x_t, r_t * y_{t-1}] + b_a)
+        y_t = (1 - u_t) * y_{t-1} + u_t * a_t
+    Backward, with dL/dy_t given:
+        dL/du_t = dy * (a_t - y_{t-1}),  dL/da_t = dy * u_t
+        dL/dy_{t-1} gets dy * (1 - u_t) directly, (dL/d(r_t * y_{t-1})) * r_t through
+        the input activation, and the parts through both gates' z_t;
+        dL/dr_t = dL/d(r_t * y_{t-1}) * y_{t-1}.
+    y_{t-1} reaches y_t by four paths (directly, through r_t, u_t and a_t); its
+    gradient is the sum of all four.
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - params: GRUParams with W_* (H, D + H) and b_* (H,)
+    - dy: dL/dy_t, the total gradient on the output y_t (from the loss or the
+      layer above at step t, plus from step t+1), shape (B, H) or (H,)
+
+    Returns a tuple of:
+    - dx: dL/dx_t, shape of x
+    - dy_prev: dL/dy_{t-1} through this step, shape of y_prev
+    - grads: GRUParams of dL/dW_* (H, D + H) and dL/db_* (H,), summed over the batch
+    """
+    ### BEGIN SOLUTION
+    p = params
+    D = x.shape[-1]
+    z = np.concatenate([x, y_prev], axis=-1)
+
+    # Forward again, keeping every gate.
+    r = reset_gate(x, y_prev, p.W_r, p.b_r)
+    u = update_gate(x, y_prev, p.W_u, p.b_u)
+    a = input_activation(x, y_prev, r, p.W_a, p.b_a)
+    z_a = np.concatenate([x, r * y_prev], axis=-1)  # what W_a multiplies
+
+    # Backward through y_t = (1 - u_t) * y_{t-1} + u_t * a_t.
+    du = dy * (a - y_prev)
+    da = dy * u
+    dy_prev = dy * (1 - u)
+
+    # Through the input activation to x_t and to r_t * y_{t-1}.
+    dpre_a = da * dtanh_from_output(a)
+    dz_a = dpre_a @ p.W_a
+    dry = dz_a[..., D:]  # dL/d(r_t * y_{t-1})
+    dr = dry * y_prev
+    dy_prev = dy_prev + dry * r
+
+    # Through the two gates, which both read z_t = [x_t, y_{t-1}].
+    dpre_r = dr * dsigmoid_from_output(r)
+    dpre_u = du * dsigmoid_from_output(u)
+    dz = dpre_r @ p.W_r + dpre_u @ p.W_u
+
+    dx = dz_a[..., :D] + dz[..., :D]
+    dy_prev = dy_prev + dz[..., D:]
+    # np.atleast_2d turns an unbatched (H,) into a batch of one row.
+    z2 = np.atleast_2d(z)
+    grads = GRUParams(
+        W_r=np.atleast_2d(dpre_r).T @ z2, b_r=np.atleast_2d(dpre_r).sum(axis=0),
+        W_u=np.atleast_2d(dpre_u).T @ z2, b_u=np.atleast_2d(dpre_u).sum(axis=0),
+        W_a=np.atleast_2d(dpre_a).T @ np.atleast_2d(z_a), b_a=np.atleast_2d(dpre_a).sum(axis=0),
+    )
+    return dx, dy_prev, grads
     ### END SOLUTION

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import sigmoid, tanh
+from .activations import dsigmoid_from_output, dtanh_from_output, sigmoid, tanh
 
 
 class LSTMParams(NamedTuple):
@@ -187,3 +187,83 @@ def memo_lstm_step(x, y_prev, s_prev, params):
     s = memo_new_state(I, a, s_prev)
     O = output_gate(x, y_prev, p.W_o, p.b_o)
     return final_output(O, s), s
+
+
+def lstm_step_backward(x, y_prev, s_prev, params, dy, ds, memo_form=False):
+    """Backward pass of one LSTM step (recomputes the forward step itself).
+
+    Forward (see the module docstring), with z_t = [x_t, y_{t-1}]:
+        f_t, I_t, O_t = sigma(W_* z_t + b_*),  a_t = tanh(W_a z_t + b_a)
+        s_t = f_t * s_{t-1} + I_t * a_t        (memo_form: s_t = I_t * a_t + s_{t-1})
+        y_t = O_t * tanh(s_t)
+    Backward: the state s_t gets gradient twice, from step t+1 (``ds``) and
+    through y_t = O_t * tanh(s_t):
+        dL/ds_t (total) = ds + dy * O_t * (1 - tanh(s_t)^2)
+        dL/dO_t = dy * tanh(s_t)
+        dL/df_t = dL/ds_t * s_{t-1},  dL/dI_t = dL/ds_t * a_t,  dL/da_t = dL/ds_t * I_t
+        dL/ds_{t-1} = dL/ds_t * f_t   (memo_form: dL/ds_t, and dL/df_t = 0)
+    then each gate's pre-activation through sigma' = g (1 - g) or tanh' = 1 - a^2,
+    and from the pre-activations to W_*, b_* and z_t = [x_t, y_{t-1}] as in the basic RNN.
+
+    Inputs:
+    - x: input x_t, shape (B, D) or (D,)
+    - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
+    - s_prev: previous internal state s_{t-1}, shape (B, H) or (H,)
+    - params: LSTMParams with W_* (H, D + H) and b_* (H,)
+    - dy: dL/dy_t, the total gradient on the output y_t (from the loss or the
+      layer above at step t, plus from step t+1 where y_t is y_{t-1}), shape (B, H) or (H,)
+    - ds: dL/ds_t arriving from step t+1 only (not the part through y_t), shape (B, H) or (H,)
+    - memo_form: if True, the step is the memo's s_t = I_t * a_t + s_{t-1}; the
+      forget gate is unused and gets zero gradient
+
+    Returns a tuple of:
+    - dx: dL/dx_t, shape of x
+    - dy_prev: dL/dy_{t-1} through this step, shape of y_prev
+    - ds_prev: dL/ds_{t-1} through this step, shape of s_prev
+    - grads: LSTMParams of dL/dW_* (H, D + H) and dL/db_* (H,), summed over the batch
+    """
+    ### BEGIN SOLUTION
+    p = params
+    D = x.shape[-1]
+    z = np.concatenate([x, y_prev], axis=-1)
+
+    # Forward again, keeping every gate.
+    I = input_gate(x, y_prev, p.W_i, p.b_i)
+    a = input_activation(x, y_prev, p.W_a, p.b_a)
+    if memo_form:
+        s = memo_new_state(I, a, s_prev)
+    else:
+        f = forget_gate(x, y_prev, p.W_f, p.b_f)
+        s = new_state(f, I, a, s_prev)
+    O = output_gate(x, y_prev, p.W_o, p.b_o)
+    tanh_s = tanh(s)
+
+    # Backward through y_t = O_t * tanh(s_t) and the state update.
+    ds_total = ds + dy * O * dtanh_from_output(tanh_s)
+    dO = dy * tanh_s
+    dI = ds_total * a
+    da = ds_total * I
+    if memo_form:
+        dpre_f = np.zeros_like(ds_total)  # the memo's state never uses f_t
+        ds_prev = ds_total
+    else:
+        dpre_f = ds_total * s_prev * dsigmoid_from_output(f)
+        ds_prev = ds_total * f
+
+    # Through each gate's nonlinearity to its pre-activation.
+    dpre_i = dI * dsigmoid_from_output(I)
+    dpre_a = da * dtanh_from_output(a)
+    dpre_o = dO * dsigmoid_from_output(O)
+
+    # Every gate reads the same z_t = [x_t, y_{t-1}]: their gradients add up.
+    # np.atleast_2d turns an unbatched (H,) into a batch of one row.
+    z2 = np.atleast_2d(z)
+    grads = LSTMParams(
+        W_f=np.atleast_2d(dpre_f).T @ z2, b_f=np.atleast_2d(dpre_f).sum(axis=0),
+        W_i=np.atleast_2d(dpre_i).T @ z2, b_i=np.atleast_2d(dpre_i).sum(axis=0),
+        W_a=np.atleast_2d(dpre_a).T @ z2, b_a=np.atleast_2d(dpre_a).sum(axis=0),
+        W_o=np.atleast_2d(dpre_o).T @ z2, b_o=np.atleast_2d(dpre_o).sum(axis=0),
+    )
+    dz = dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a + dpre_o @ p.W_o
+    return dz[..., :D], dz[..., D:], ds_prev, grads
+    ### END SOLUTION

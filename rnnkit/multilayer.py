@@ -5,7 +5,7 @@ Every layer has its own parameters and its own state, and each runs over the
 whole sequence (a grid of time x depth).
 """
 
-from .sequence import unroll
+from .sequence import bptt, unroll
 
 
 def stacked_forward(cell, xs, states0, layer_params):
@@ -24,8 +24,54 @@ def stacked_forward(cell, xs, states0, layer_params):
     """
     ### BEGIN SOLUTION
     states = []
-    for state0, params in zip(states0, layer_params):
+    for state0, params in zip(states0, layer_params, strict=True):
         xs, state = unroll(cell, xs, state0, params)
         states.append(state)
     return xs, states
+    ### END SOLUTION
+
+
+def stacked_backward(cell, xs, states0, layer_params, dys, dstates_T=None):
+    """Backward pass of ``stacked_forward``: backpropagation through time and depth.
+
+    The forward pass is run again to keep every layer's input sequence. Then the
+    layers are walked from the top down: the top layer receives ``dys``; the
+    gradient a layer returns for its inputs, dL/dxs, is dL/dys of the layer below
+    (layer l's outputs are layer l+1's inputs).
+
+    Inputs:
+    - cell: the cell every layer uses (with ``step`` and ``step_backward``)
+    - xs: input sequence, shape (T, B, D)
+    - states0: list of L initial states, one per layer, each a tuple of (B, H_l) arrays
+    - layer_params: list of L parameter sets, as for ``stacked_forward``
+    - dys: dL/dy of the top layer's outputs, shape (T, B, H_L)
+    - dstates_T: optional list of L gradients on the final states, one per layer
+      (each a tuple like that layer's state, or None); None means zero
+
+    Returns a tuple of:
+    - dxs: dL/dxs, shape (T, B, D)
+    - dstates0: list of L gradients dL/d(states0[l]), each a tuple like states0[l]
+    - dlayer_params: list of L gradients dL/d(layer_params[l]), each the params' type
+    """
+    ### BEGIN SOLUTION
+    L = len(layer_params)
+    if dstates_T is None:
+        dstates_T = [None] * L
+
+    # Forward again, keeping the input sequence of every layer.
+    layer_inputs = []
+    inputs = xs
+    for state0, params in zip(states0, layer_params, strict=True):
+        layer_inputs.append(inputs)
+        inputs, _ = unroll(cell, inputs, state0, params)
+
+    # Backward, from the top layer down.
+    dstates0 = [None] * L
+    dlayer_params = [None] * L
+    d_outputs = dys
+    for l in reversed(range(L)):
+        d_outputs, dstates0[l], dlayer_params[l] = bptt(
+            cell, layer_inputs[l], states0[l], layer_params[l], d_outputs, dstates_T[l]
+        )
+    return d_outputs, dstates0, dlayer_params
     ### END SOLUTION

@@ -30,3 +30,48 @@ def unroll(cell, xs, state0, params):
         ys.append(y)
     return np.stack(ys), state
     ### END SOLUTION
+
+
+def bptt(cell, xs, state0, params, dys, dstate_T=None):
+    """Backpropagation through time: the gradients of a loss through a whole sequence.
+
+    The forward pass is run again to keep the state before every step; then the
+    steps are walked backwards, T down to 1. At step t the cell receives
+    dL/dy_t from above (``dys[t]``) and dL/d(state_t) from step t+1 (for the last
+    step, ``dstate_T``), and returns dL/dx_t, dL/d(state_{t-1}) (passed on to
+    step t-1) and the gradients of its parameters. The parameters are shared by
+    every step, so their gradients add up over time.
+
+    Inputs:
+    - cell: a cell with ``step`` and ``step_backward`` (``rnnkit.RNN``, ``LSTM``,
+      ``LSTM_MEMO``, ``GRU``)
+    - xs: inputs x_1 ... x_T, shape (T, B, D)
+    - state0: initial state, a tuple of (B, H) arrays, as for ``unroll``
+    - params: the cell's parameters, shared by every time step
+    - dys: dL/dy_1 ... dL/dy_T from above (the loss, or the layer above), shape (T, B, H)
+    - dstate_T: optional dL/d(final state), a tuple like state0 (for a loss on
+      the final state); None means zero
+
+    Returns a tuple of:
+    - dxs: dL/dx_1 ... dL/dx_T, shape (T, B, D)
+    - dstate0: dL/d(state0), a tuple like state0
+    - dparams: dL/d(params), the params' type, each array summed over time and batch
+    """
+    ### BEGIN SOLUTION
+    # Forward again, keeping the state that enters each step: states[t] is state_{t-1}.
+    states = [state0]
+    for x in xs:
+        _, state = cell.step(x, states[-1], params)
+        states.append(state)
+
+    # Backward, from the last step to the first.
+    dxs = np.zeros_like(xs)
+    dparams = [np.zeros_like(p) for p in params]
+    dstate = dstate_T
+    if dstate is None:  # no loss on the final state
+        dstate = tuple(np.zeros_like(s) for s in states[-1])
+    for t in reversed(range(len(xs))):
+        dxs[t], dstate, dparams_t = cell.step_backward(xs[t], states[t], params, dys[t], dstate)
+        dparams = [total + d for total, d in zip(dparams, dparams_t, strict=True)]
+    return dxs, dstate, type(params)(*dparams)
+    ### END SOLUTION
