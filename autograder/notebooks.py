@@ -135,10 +135,11 @@ def distinctive(secret, public, min_length=16):
     Returns:
     - sorted list of stripped lines.
     """
-    public_set = {line.strip() for line in public}
+    # A secret line that public text contains (even inside a longer line) is public.
+    public_text = "\n".join(line.strip() for line in public)
     keep = set()
     for line in secret:
         text = line.strip()
-        if len(text) >= min_length and text not in public_set and re.search(r"\w", text):
+        if len(text) >= min_length and re.search(r"\w", text) and text not in public_text:
             keep.add(text)
     return sorted(keep)

@@ -1,9 +1,267 @@
-"""python -m autograder release (being written)."""
+"""python -m autograder release DIR [--solutions] [--force]: the learner's course folder.
+
+DIR stands on its own: README.md, environment.yml and requirements.txt (the
+dependencies only, never the reference package), lessons/ (the learner
+notebooks), rnnkit/ (every solution region replaced by nbgrader's stub, all
+other code kept) and rnncheck/ (the checks, which hold nothing secret). The
+folder is built in a temporary directory beside DIR, searched for solution
+text, and only then moved into place: a failed release leaves nothing behind.
+``--solutions`` writes the answer key: the same folder with the reference bodies
+filled in.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from autograder import guard, lessons, stubs
+from autograder.checks.registry import CHECKS, LESSONS
+
+REPO = guard.REPO
+PACKAGE = guard.PACKAGE
+CHECKS_PACKAGE = REPO / "autograder" / "checks"
+# What the learner's environment may hold. The reference package (this
+# repository) and the instructor's tools (nbgrader) never go in.
+LEARNER_DEPENDENCIES = ("numpy", "matplotlib", "jupyterlab", "tqdm", "ipywidgets")
+JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache")
+
+
+class ReleaseError(RuntimeError):
+    """The folder could not be written, or would have let solution text out."""
+
+
+def learner_requirements():
+    """The learner's dependencies with the version bounds of pyproject.toml, e.g. ["numpy>=1.26", ...]."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        declared = tomllib.load(f)["project"]["dependencies"]
+    by_name = {}
+    for requirement in declared:
+        name = requirement.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip().lower()
+        by_name[name] = requirement.replace(" ", "")
+    return [by_name.get(name, name) for name in LEARNER_DEPENDENCIES]
+
+
+def environment_yml():
+    deps = "\n".join(f"  - {r}" for r in learner_requirements())
+    return (
+        "# The learner's environment: dependencies only. The course's own code is\n"
+        "# in this folder (rnnkit/, rnncheck/); nothing else needs to be installed.\n"
+        "name: rnn-course-learner\n"
+        "channels:\n"
+        "  - conda-forge\n"
+        "dependencies:\n"
+        "  - python>=3.11\n"
+        f"{deps}\n"
+    )
+
+
+def requirements_txt():
+    return "\n".join(learner_requirements()) + "\n"
+
+
+def readme():
+    rows = []
+    for lesson in LESSONS:
+        functions = [f"`{c.check_id}`" for c in CHECKS if c.lesson == lesson.assignment]
+        rows.append(f"| `lessons/{lesson.assignment}.ipynb` | {lesson.title} | "
+                    f"{', '.join(functions) or 'no exercise'} |")
+    table = "\n".join(rows)
+    return f"""# Recurrent neural networks: your course folder
+
+This folder is everything you need: the lessons, the package you write and its checks.
+
+| path | what it is |
+|---|---|
+| `lessons/` | the notebooks, one per lesson; open them in JupyterLab |
+| `rnnkit/` | the package whose functions you write (`raise NotImplementedError()` marks each one) |
+| `rnncheck/` | the checks the notebooks run; leave it as it is |
+
+## Start
+
+With conda (or on Binder, which reads `environment.yml` as it is):
+
+```
+conda env create -f environment.yml
+conda activate rnn-course-learner
+jupyter lab
+```
+
+Or with pip, in a fresh virtual environment:
+
+```
+python -m venv .venv && . .venv/bin/activate
+pip install -r requirements.txt
+jupyter lab
+```
+
+Open `lessons/00-orientation.ipynb` first and work through the lessons in order. Keep this
+folder together: the notebooks find `rnnkit/` and `rnncheck/` in the folder above them.
+Do not `pip install` an `rnnkit` package into the same environment: the first cell of every
+lesson says which `rnnkit` is in use and warns you if it is not the one in this folder.
+
+## Exercises and checks
+
+Each exercise names a file and a function, for example "Open `rnnkit/lstm.py` and write the
+body of `forget_gate`". Write the body where it says `raise NotImplementedError()`, save the
+file, and run the check cell below the instruction. You do not need to restart the kernel:
+the notebooks reload `rnnkit` when you run a cell. A passing check prints one line; a failing
+one says which case failed, the first element that differs with your value and the expected
+one, and the name of the mistake when it recognises it. Experiments that use a function you
+have not written yet say so and wait for you.
+
+| notebook | lesson | functions you write |
+|---|---|---|
+{table}
+
+Functions of a later lesson can stay unwritten until you get there.
+
+## Submitting
+
+- On a JupyterHub with nbgrader: fetch and submit each lesson from the Assignments tab; your
+  work in `rnnkit/` is submitted with the notebook.
+- Otherwise: zip this whole folder (lessons/, rnnkit/ and rnncheck/ together) and upload the
+  zip where your instructor asks.
+
+The check cells in the notebook are for you; the grade comes from running the same kinds of
+checks, plus hidden cases on fresh inputs, against your `rnnkit/` outside your notebook.
+Written answers are read and graded by hand.
+"""
+
+
+def _copy_package(dest, solutions):
+    """rnnkit/ into dest: .py files stubbed (or filled with the reference), other files as they are."""
+    shutil.copytree(PACKAGE, dest, ignore=JUNK)
+    for path in sorted(dest.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(dest.parent).as_posix()
+        try:
+            new = stubs.stub_text(text, keep=lambda region: solutions, filename=rel)
+            compile(new, rel, "exec")
+        except (stubs.StubError, SyntaxError) as err:
+            raise ReleaseError(f"cannot stub {rel}: {err}") from err
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+
+
+def copy_checks(dest):
+    """rnncheck/: the shippable part of autograder/checks (all of it, unless it declares SHIPPABLE globs)."""
+    import autograder.checks as checks_package
+
+    shippable = getattr(checks_package, "SHIPPABLE", None)
+    if shippable is None:
+        shutil.copytree(CHECKS_PACKAGE, dest, ignore=JUNK)
+        return
+    dest.mkdir(parents=True)
+    for pattern in shippable:
+        for path in sorted(CHECKS_PACKAGE.glob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                target = dest / path.relative_to(CHECKS_PACKAGE)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+
+
+def _write_folder(root, solutions):
+    (root / "README.md").write_text(readme(), encoding="utf-8")
+    (root / "environment.yml").write_text(environment_yml(), encoding="utf-8")
+    (root / "requirements.txt").write_text(requirements_txt(), encoding="utf-8")
+    (root / "lessons").mkdir()
+    try:
+        rendered = lessons.render_lessons()
+    except lessons.LessonError as err:
+        raise ReleaseError(str(err)) from err
+    for name, text in rendered.items():
+        (root / "lessons" / name).write_text(text, encoding="utf-8")
+    _copy_package(root / "rnnkit", solutions)
+    copy_checks(root / "rnncheck")
+
+
+def check_folder(root, solutions=False):
+    """Search a written folder; returns the findings (empty when nothing secret is in it)."""
+    root = Path(root)
+    if not solutions:
+        return guard.find_leaks(root)
+    # The answer key holds the reference on purpose; the rest must still be clean.
+    return guard.find_leaks([root / "lessons", root / "rnncheck", root / "README.md"],
+                            secrets=guard.notebook_secrets())
+
+
+def _looks_like_course_folder(path):
+    return (path / "rnnkit").is_dir() and (path / "lessons").is_dir()
+
+
+def prepare_destination(dest, force):
+    """Check that dest may be (re)placed; raises ReleaseError otherwise."""
+    dest = Path(dest).resolve()
+    if dest == REPO or REPO.is_relative_to(dest):
+        raise ReleaseError(f"refusing to write over {dest}: it holds the course repository")
+    if dest.exists() and not dest.is_dir():
+        raise ReleaseError(f"{dest} exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        if not force:
+            raise ReleaseError(f"{dest} is not empty: choose an empty or new folder, "
+                               "or pass --force to replace it")
+    return dest
+
+
+def install(tmp_root, dest):
+    """Move a finished folder into place (replacing dest), as one rename where possible."""
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=".old-", dir=dest.parent))
+        os.replace(dest, old / "x")
+        os.replace(tmp_root, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp_root, dest)
+
+
+def build_release(dest, solutions=False, force=False):
+    """Write the learner's course folder.
+
+    Inputs:
+    - dest: folder to write (created; must be empty or new unless force)
+    - solutions: True writes the answer key (reference bodies filled in)
+    - force: replace a non-empty dest that holds a previous course folder
+
+    Returns:
+    - the folder's resolved Path. Raises ReleaseError, leaving dest untouched, if
+      anything would leak or cannot be built.
+    """
+    dest = prepare_destination(dest, force)
+    if force and dest.is_dir() and any(dest.iterdir()) and not _looks_like_course_folder(dest):
+        raise ReleaseError(f"{dest} does not look like a course folder (no rnnkit/ and lessons/): "
+                           "not replacing it even with --force")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        root = work / "release"
+        root.mkdir()
+        _write_folder(root, solutions)
+        findings = check_folder(root, solutions)
+        if findings:
+            raise ReleaseError("solution text would leave in the release; nothing was written:\n  "
+                               + "\n  ".join(f.replace(str(root), str(dest)) for f in findings))
+        install(root, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("dest", metavar="DIR", help="folder to write (new or empty)")
+    parser.add_argument("--solutions", action="store_true", help="write the answer key (reference filled in)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it holds a previous course folder")
 
 
 def run(args):
-    raise SystemExit("python -m autograder release: not available yet")
+    try:
+        dest = build_release(args.dest, solutions=args.solutions, force=args.force)
+    except ReleaseError as err:
+        print(f"release: {err}", file=sys.stderr)
+        return 1
+    what = "answer key (reference filled in)" if args.solutions else "learner's course folder"
+    print(f"Wrote the {what} to {dest}")
+    return 0
