@@ -64,6 +64,7 @@ class Limits:
     out_dir_bytes: int = 64 << 20  # all result files together
     open_files: int = 256
     tmp_bytes: int = 16 << 20  # the sandbox's private /tmp (bubblewrap only)
+    idle_seconds: float | None = None  # kill when no new file appears in the writable folders for this long
 
 
 @dataclass
@@ -249,15 +250,17 @@ def _set_limits(limits, seccomp_program=None):
     return apply
 
 
-def _dir_bytes(folder):
-    total = 0
+def _dir_usage(folder):
+    """(total bytes, number of files) below folder."""
+    total = count = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
+            count += 1
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
             except OSError:
                 pass
-    return total
+    return total, count
 
 
 def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap):
@@ -301,7 +304,8 @@ def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap):
         else:
             all_path = [str(scratch / "pylib"), *sys_path]
         cmd += [python, "-I", "-S", "-c", _boot_code(all_path, code_lines)]
-        started = time.monotonic()
+        started = last_change = time.monotonic()
+        last_count = 0
         killed = ""
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
@@ -312,9 +316,16 @@ def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap):
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                if time.monotonic() - started > limits.wall_seconds:
+                now = time.monotonic()
+                usage = [_dir_usage(h) for h in rw_dirs]
+                count = sum(c for _b, c in usage)
+                if count != last_count:
+                    last_count, last_change = count, now
+                if now - started > limits.wall_seconds:
                     killed = "time limit"
-                elif any(_dir_bytes(h) > limits.out_dir_bytes for h in rw_dirs):
+                elif limits.idle_seconds and now - last_change > limits.idle_seconds:
+                    killed = "time limit"
+                elif sum(b for b, _c in usage) > limits.out_dir_bytes:
                     killed = "output limit"
                 if killed:
                     _kill(proc)
