@@ -1,0 +1,290 @@
+"""A small training kit: a sequence model, losses, optimisers and a training loop.
+
+Everything a training run needs, in one file to read top to bottom:
+
+    model = SequenceModel("lstm", input_size=2, hidden_size=32, output_size=1, rng=0)
+    opt = Adam(model.parameters(), lr=1e-2)
+    history = train(model, batches, mse, opt, epochs=5, clip=1.0)
+
+- ``SequenceModel``: L stacked cells (run by the fast path, ``rnnkit.fast``) and a
+  linear readout, pred = y_t @ W_out.T + b_out, on the last step (many-to-one) or
+  on every step (many-to-many).
+- losses ``mse`` and ``softmax_cross_entropy`` return (loss, dL/dpred);
+- ``SGD`` (with momentum) and ``Adam`` update a list of arrays in place;
+- ``clip_by_global_norm`` rescales gradients whose joint norm is too large;
+- ``train`` loops over batches, shows a progress bar and returns a history.
+
+Parameters and gradients are plain lists of arrays in the same order
+(``model.parameters()``), so the optimisers know nothing about cells.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from . import fast
+from .cells import CELLS
+
+# ----------------------------------------------------------------------------- model
+
+
+def init_params(cell, input_size, hidden_size, num_layers=1, rng=None, dtype=np.float64):
+    """Fresh parameters for ``num_layers`` stacked layers of ``cell``.
+
+    Inputs:
+    - cell: "rnn", "lstm", "lstm_memo" or "gru" (or a cell object)
+    - input_size: D, the size of x_t
+    - hidden_size: H, the size of every layer's output
+    - num_layers: L
+    - rng: seed or numpy Generator
+    - dtype: float32 or float64
+
+    Returns:
+    - list of L parameter sets: layer 1's weights (H, D + H), the others' (H, H + H),
+      drawn as the cell's ``init_params`` does (uniform in +-1/sqrt(H)).
+    """
+    cell = CELLS[cell] if isinstance(cell, str) else cell
+    rng = np.random.default_rng(rng)
+    sizes = [input_size] + [hidden_size] * (num_layers - 1)
+    return [cell.init_params(d, hidden_size, rng, dtype) for d in sizes]
+
+
+class SequenceModel:
+    """Stacked recurrent layers and a linear readout.
+
+    Many-to-one (``many_to_many=False``): pred = y_T @ W_out.T + b_out, shape (B, K).
+    Many-to-many: pred_t = y_t @ W_out.T + b_out for every t, shape (T, B, K).
+
+    Attributes:
+    - cell: the cell name ("rnn", "lstm", "lstm_memo" or "gru")
+    - layer_params: list of L parameter sets (see ``init_params``)
+    - W_out: (K, H) readout weights; b_out: (K,) readout bias
+    """
+
+    def __init__(self, cell, input_size, hidden_size, output_size, num_layers=1,
+                 many_to_many=False, rng=None, dtype=np.float64):
+        rng = np.random.default_rng(rng)
+        self.cell = cell if isinstance(cell, str) else cell.name
+        self.many_to_many = many_to_many
+        self.dtype = np.dtype(dtype)
+        self.layer_params = init_params(self.cell, input_size, hidden_size, num_layers, rng, dtype)
+        k = 1 / np.sqrt(hidden_size)
+        self.W_out = rng.uniform(-k, k, (output_size, hidden_size)).astype(dtype)
+        self.b_out = np.zeros(output_size, dtype)
+        self._cache = None
+
+    def parameters(self):
+        """All parameter arrays in a fixed order (layer by layer, then W_out, b_out).
+
+        The optimisers update these arrays in place, so the model sees the updates."""
+        return [a for params in self.layer_params for a in params] + [self.W_out, self.b_out]
+
+    def forward(self, xs):
+        """Predictions for a batch of sequences xs (T, B, D), keeping a cache for backward.
+
+        Returns:
+        - pred: (B, K) many-to-one, (T, B, K) many-to-many
+        """
+        xs = np.asarray(xs, self.dtype)
+        ys, _, caches = fast.stacked_forward(self.cell, xs, self.layer_params)
+        top = ys if self.many_to_many else ys[-1]
+        self._cache = (caches, ys.shape, top)
+        return top @ self.W_out.T + self.b_out
+
+    predict = forward
+
+    def backward(self, dpred):
+        """Gradients of the loss for the last ``forward``.
+
+        Inputs:
+        - dpred: dL/dpred, shaped like pred
+
+        Returns:
+        - list of gradient arrays, in the order of ``parameters()``
+        """
+        caches, ys_shape, top = self._cache
+        K, H = self.W_out.shape
+        dW_out = dpred.reshape(-1, K).T @ top.reshape(-1, H)
+        db_out = dpred.reshape(-1, K).sum(axis=0)
+        dtop = dpred @ self.W_out
+        if self.many_to_many:
+            dys = dtop
+        else:
+            dys = np.zeros(ys_shape, self.dtype)
+            dys[-1] = dtop
+        _, _, layer_grads = fast.stacked_backward(caches, dys)
+        return [g.astype(self.dtype, copy=False) for grads in layer_grads for g in grads] + [dW_out, db_out]
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def mse(pred, target):
+    """Mean squared error over every element, and its gradient.
+
+    Inputs:
+    - pred: predictions, any shape
+    - target: targets, same shape
+
+    Returns:
+    - loss: mean((pred - target)^2), a float
+    - dpred: dL/dpred = 2 (pred - target) / N, shaped like pred (N = pred.size)
+    """
+    diff = pred - np.asarray(target, pred.dtype).reshape(pred.shape)
+    return float(np.mean(diff * diff)), 2 * diff / diff.size
+
+
+def softmax_cross_entropy(logits, labels):
+    """Softmax cross-entropy averaged over every position, and its gradient.
+
+    Inputs:
+    - logits: scores, shape (..., K) (e.g. (B, K), or (T, B, K) many-to-many)
+    - labels: integer classes in [0, K), shape (...)
+
+    Returns:
+    - loss: mean over positions of -log softmax(logits)[label], a float
+    - dlogits: (softmax(logits) - onehot(label)) / N, shaped like logits (N positions)
+    """
+    K = logits.shape[-1]
+    z = logits.reshape(-1, K)
+    labels = np.asarray(labels).reshape(-1)
+    z = z - z.max(axis=1, keepdims=True)  # exp never overflows; exp(-big) underflows to 0 quietly
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(labels)
+    loss = -log_probs[np.arange(n), labels].mean()
+    dz = np.exp(log_probs)
+    dz[np.arange(n), labels] -= 1
+    return float(loss), (dz / n).reshape(logits.shape)
+
+
+# ----------------------------------------------------------------------------- optimisers
+
+
+class SGD:
+    """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch:
+
+        v <- momentum * v + g
+        p <- p - lr * v
+
+    With momentum 0 this is plain p <- p - lr * g. Updates the arrays in place.
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0):
+        self.params, self.lr, self.momentum = list(params), lr, momentum
+        self.velocity = [np.zeros_like(p) for p in self.params]
+
+    def step(self, grads):
+        for p, v, g in zip(self.params, self.velocity, grads, strict=True):
+            v *= self.momentum
+            v += g
+            p -= self.lr * v
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015), with bias correction:
+
+        m <- beta1 m + (1 - beta1) g            v <- beta2 v + (1 - beta2) g^2
+        p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    t counts the steps taken, from 1. Updates the arrays in place.
+    """
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.params = list(params)
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        c1, c2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
+        for p, m, v, g in zip(self.params, self.m, self.v, grads, strict=True):
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Rescale gradients so that their joint L2 norm is at most ``max_norm``.
+
+    Inputs:
+    - grads: list of arrays
+    - max_norm: the largest norm allowed (> 0)
+
+    Returns:
+    - clipped: new list of arrays, each g * min(1, max_norm / norm) (inputs untouched)
+    - norm: the global norm sqrt(sum of g^2 over every array) before clipping
+    """
+    norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    scale = max_norm / norm if norm > max_norm else 1.0
+    return [g * np.asarray(scale, g.dtype) for g in grads], norm
+
+
+# ----------------------------------------------------------------------------- training loop
+
+
+def _progress_bar(total, desc):
+    """tqdm's notebook-aware bar on stdout: under nbgrader any stderr output zeroes a cell."""
+    from tqdm.auto import tqdm
+
+    try:
+        return tqdm(total=total, desc=desc, file=sys.stdout, leave=True)
+    except ImportError:  # notebook without ipywidgets: tqdm.notebook cannot draw; use text
+        from tqdm.std import tqdm as text_tqdm
+
+        return text_tqdm(total=total, desc=desc, file=sys.stdout, leave=True)
+
+
+def train(model, data, loss_fn=mse, optimizer=None, epochs=1, clip=None, progress=True, desc=None):
+    """Train ``model`` on batches of sequences.
+
+    Inputs:
+    - model: a SequenceModel (anything with forward, backward, parameters)
+    - data: a list of batches (xs (T, B, D), targets), reused every epoch, or a function
+      ``data(epoch) -> iterable of batches`` for fresh batches each epoch
+    - loss_fn: ``mse``, ``softmax_cross_entropy`` or any f(pred, target) -> (loss, dpred)
+    - optimizer: an SGD or Adam over model.parameters() (default Adam(lr=1e-3))
+    - epochs: passes over the data
+    - clip: max global gradient norm (None: no clipping)
+    - progress: show a progress bar (tqdm.auto, on stdout)
+    - desc: label for the bar (default: the model's cell)
+
+    Returns:
+    - history, a dict of lists (one entry per step unless noted):
+      loss, grad_norm (before clipping), time (seconds since start, after the step),
+      epoch_loss (mean loss per epoch, one entry per epoch), and wall_time (float, seconds)
+    """
+    optimizer = optimizer if optimizer is not None else Adam(model.parameters())
+    history = {"loss": [], "grad_norm": [], "time": [], "epoch_loss": [], "wall_time": 0.0}
+    batches_of = data if callable(data) else (lambda epoch: data)
+    total = None if callable(data) else len(data) * epochs
+    bar = _progress_bar(total, desc or getattr(model, "cell", "train")) if progress else None
+    start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            losses = []
+            for xs, target in batches_of(epoch):
+                loss, dpred = loss_fn(model.forward(xs), target)
+                grads = model.backward(dpred)
+                if clip is not None:
+                    grads, norm = clip_by_global_norm(grads, clip)
+                else:
+                    norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+                optimizer.step(grads)
+                losses.append(loss)
+                history["loss"].append(loss)
+                history["grad_norm"].append(norm)
+                history["time"].append(time.perf_counter() - start)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4g}", refresh=False)
+            history["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
+    finally:
+        if bar is not None:
+            bar.close()
+    history["wall_time"] = time.perf_counter() - start
+    return history
