@@ -1,9 +1,324 @@
-"""python -m autograder course (being written)."""
+"""python -m autograder course DIR [--force]: an nbgrader course directory.
+
+DIR holds nbgrader_config.py, source/<assignment>/ (the instructor notebook and
+physical copies of rnnkit/ and rnncheck/), the gradebook, and release/ made by
+nbgrader's own ``generate_assignment``. nbgrader's traps are handled on purpose:
+
+- generate_assignment copies .py files verbatim: a post-convert hook in the
+  config strips the solution regions of the released package with nbgrader's
+  ClearSolutions logic and deletes the release if anything is left (nbgrader
+  ignores a failing hook); this command then searches release/ again and fails.
+- autograde replaces a learner's .py files with the source copy unless
+  Autograde.exclude_overwriting names each one by exact relative path: the list
+  is generated from the files holding the lesson's solution regions.
+- a symlinked folder in source/ is silently not copied: everything is copied.
+- creating the gradebook runs ``alembic``: the venv's bin/ goes first on PATH.
+
+Every assignment carries a whole rnnkit. For assignment N, the regions of earlier
+lessons are filled with the reference (released after their deadline), the
+lesson's own regions are the exercise, later lessons' regions are stubbed.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import guard, lessons, release, stubs
+from autograder.checks.registry import LESSONS
+from autograder.release import ReleaseError
+
+ASSIGNMENTS = [lesson.assignment for lesson in LESSONS]
+COURSE_ID = "rnn-course"
+SOLUTIONS = guard.SOLUTIONS
+# Names a learner could add to a submission that would be importable from the
+# folder the grading kernel runs in (a fake numpy, a conftest, a .pth file).
+LEARNER_ADDED_IGNORED = ["numpy", "scipy", "torch", "matplotlib", "tqdm", "autograder",
+                         "conftest.py", "sitecustomize.py", "usercustomize.py", "*.pth"]
+NBGRADER_DEFAULT_IGNORED = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+# Python warnings on stderr would score a correct grade cell 0.
+WARNING_PATTERN = r"(?m)^.*:\d+: \w*Warning: "
+CELL_TIMEOUT = 120
+
+
+def nbgrader_env():
+    """os.environ with this Python's bin/ first on PATH (nbgrader runs ``alembic`` by name)."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(*args, cwd, check=True, env=None, timeout=None):
+    """Run one nbgrader command in a course directory; returns the CompletedProcess."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)], cwd=cwd,
+                          env=env or nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise ReleaseError(f"nbgrader {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
+    return proc
+
+
+def _package_regions():
+    return stubs.package_regions(guard.PACKAGE)
+
+
+def graded_files(assignment):
+    """Relative paths ("rnnkit/lstm.py") of the files holding this lesson's solution regions, sorted.
+
+    They are the learner's work for the assignment: autograde must keep them.
+    """
+    files = []
+    for rel, found in _package_regions().items():
+        module = stubs.module_of(rel)
+        if any(stubs.region_lesson(module, r) == assignment for r in found):
+            files.append(rel)
+    return sorted(files)
+
+
+def exclude_overwriting():
+    """Autograde.exclude_overwriting: {assignment: graded_files(assignment)} for every assignment."""
+    return {a: graded_files(a) for a in ASSIGNMENTS}
+
+
+def write_assignment_package(assignment, dest):
+    """rnnkit/ for one assignment's source folder (see the module docstring); returns dest."""
+    dest = Path(dest)
+    shutil.copytree(guard.PACKAGE, dest, ignore=release.JUNK)
+    action = stubs.lesson_action(assignment)
+    for path in sorted(dest.rglob("*.py")):
+        rel = path.relative_to(dest.parent).as_posix()
+        module = stubs.module_of(rel)
+        text = path.read_text(encoding="utf-8")
+        new = stubs.transform_regions(text, lambda region, m=module: action(m, region), rel)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+    return dest
+
+
+def expected_release_package(assignment, rel):
+    """The text nbgrader's release of rnnkit file ``rel`` must have: the lesson's regions stubbed too."""
+    action = stubs.lesson_action(assignment)
+    module = stubs.module_of(rel)
+    text = (guard.PACKAGE.parent / rel).read_text(encoding="utf-8")
+    return stubs.transform_regions(
+        text, lambda r: stubs.FILL if action(module, r) == stubs.FILL else stubs.STUB, rel)
+
+
+CONFIG_TEMPLATE = '''\
+"""nbgrader configuration of the RNN course (written by `python -m autograder course`).
+
+Run nbgrader's commands from this folder, with the Python environment's bin/ on PATH.
+"""
+
+import glob
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ASSIGNMENTS = {assignments!r}
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+           "BEGIN MARK SCHEME", "END MARK SCHEME")
+
+
+def strip_package_solutions(assignment=None, student=None, notebooks=None, **kwargs):
+    """generate_assignment copies .py files verbatim: replace their solution regions by
+    nbgrader's stub (its own ClearSolutions logic). nbgrader ignores an exception
+    raised here, so on any failure, or if a marker is still there afterwards, the
+    release of the assignment is deleted: it fails closed."""
+    import nbformat
+    from nbgrader.preprocessors import ClearSolutions
+
+    clear = ClearSolutions()
+    for folder in sorted(glob.glob(os.path.join(HERE, "release", assignment or "*"))):
+        try:
+            for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
+                with open(path, encoding="utf-8") as f:
+                    cell = nbformat.v4.new_code_cell(f.read())
+                if clear._replace_solution_region(cell, "python"):
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(cell.source)
+            for path in sorted(glob.glob(os.path.join(folder, "**", "*"), recursive=True)):
+                if os.path.isfile(path) and path.endswith((".py", ".ipynb", ".txt", ".md", ".json")):
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        text = f.read()
+                    if any(marker in text for marker in MARKERS):
+                        raise RuntimeError("solution marker left in " + path)
+        except Exception as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            print("RELEASE DELETED: " + folder + ": " + str(err), file=sys.stderr)
+            raise
+
+
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = {course_id!r}
+# nbgrader's defaults, plus names a learner could add that would be importable
+# from the folder the grading kernel runs in.
+c.CourseDirectory.ignore = {ignore!r}
+
+c.GenerateAssignment.post_convert_hook = strip_package_solutions
+
+# Keep the learner's work: each file holding the lesson's solution regions, by
+# exact relative path (anything else is restored from source/).
+c.Autograde.exclude_overwriting = {exclude!r}
+
+# Python warnings on stderr would score a correct grade cell 0.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = {pattern!r}
+
+c.Execute.timeout = {timeout!r}
+'''
+
+
+def config_text():
+    """The text of nbgrader_config.py."""
+    return CONFIG_TEMPLATE.format(
+        assignments=ASSIGNMENTS, course_id=COURSE_ID,
+        ignore=NBGRADER_DEFAULT_IGNORED + LEARNER_ADDED_IGNORED,
+        exclude=exclude_overwriting(), pattern=WARNING_PATTERN, timeout=CELL_TIMEOUT)
+
+
+COURSE_README = """# RNN course: nbgrader course directory
+
+Written by `python -m autograder course`. Run nbgrader from this folder with the
+course's Python environment active (its bin/ on PATH: nbgrader calls `alembic`).
+
+- `source/<assignment>/`: the instructor notebook and the assignment's rnnkit/ and rnncheck/
+  (regions of earlier lessons filled in, this lesson's marked, later lessons' stubbed).
+- `release/<assignment>/`: what learners get, made by `nbgrader generate_assignment`;
+  the config's post-convert hook stubs the package's solution regions.
+- `nbgrader_config.py`: `Autograde.exclude_overwriting` keeps each learner's files of the
+  lesson; `CourseDirectory.ignore` drops learner-added names such as `numpy/`.
+
+Typical cycle: `nbgrader release_assignment A`, `nbgrader collect A`,
+`nbgrader autograde A`, `nbgrader generate_feedback A`, `nbgrader export`.
+Regenerate a release with `nbgrader generate_assignment A --force`.
+"""
+
+
+def _write_sources(root):
+    (root / "nbgrader_config.py").write_text(config_text(), encoding="utf-8")
+    (root / "README.md").write_text(COURSE_README, encoding="utf-8")
+    for assignment in ASSIGNMENTS:
+        folder = root / "source" / assignment
+        folder.mkdir(parents=True)
+        notebook = SOLUTIONS / f"{assignment}.ipynb"
+        if not notebook.exists():
+            raise ReleaseError(f"no instructor notebook {notebook} for assignment {assignment}")
+        shutil.copyfile(notebook, folder / notebook.name)
+        write_assignment_package(assignment, folder / "rnnkit")
+        release.copy_checks(folder / "rnncheck")
+
+
+def verify_release(root):
+    """Findings in release/: leaks, missing assignments, packages that differ from the expected stubs."""
+    root = Path(root)
+    findings = []
+    notebook_lines = guard.notebook_secrets()
+    for assignment in ASSIGNMENTS:
+        folder = root / "release" / assignment
+        # Secret here: the bodies of this lesson's and later lessons' regions.
+        order = stubs.LESSON_ORDER[assignment]
+        package_lines = guard.package_secrets(
+            is_secret=lambda module, region, order=order:
+            stubs.LESSON_ORDER[stubs.region_lesson(module, region)] >= order)
+        findings += guard.find_leaks(folder, package_lines=package_lines, notebook_lines=notebook_lines)
+        if not (folder / f"{assignment}.ipynb").is_file():
+            findings.append(f"{folder}: not released (see nbgrader's log above)")
+            continue
+        for rel in stubs.package_regions(guard.PACKAGE):
+            released = folder / rel
+            if not released.is_file():
+                findings.append(f"{released}: missing")
+            elif released.read_text(encoding="utf-8") != expected_release_package(assignment, rel):
+                findings.append(f"{released}: differs from the expected stubbed file")
+    return findings
+
+
+def build_course(course_dir, force=False, generate=True):
+    """Write an nbgrader course directory.
+
+    Inputs:
+    - course_dir: folder to write (new or empty, unless force)
+    - force: replace a previous course directory there
+    - generate: run nbgrader generate_assignment for every assignment (creates the
+      gradebook and release/); False writes the config and source/ only
+
+    Returns:
+    - the folder's resolved Path. Raises ReleaseError, leaving course_dir as it
+      was, if nbgrader fails or anything secret reaches release/.
+    """
+    dest = release.prepare_destination(course_dir, force)
+    if force and dest.is_dir() and any(dest.iterdir()) and not (dest / "nbgrader_config.py").exists():
+        raise ReleaseError(f"{dest} does not look like a course directory (no nbgrader_config.py): "
+                           "not replacing it even with --force")
+    try:
+        lessons.render_lessons()  # the notebooks must clear and pass the search before nbgrader sees them
+    except lessons.LessonError as err:
+        raise ReleaseError(str(err)) from err
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        root = work / "course"
+        root.mkdir()
+        _write_sources(root)
+        if generate:
+            # One command for all assignments: nbgrader globs the assignment name.
+            nbgrader("generate_assignment", "*", "--force", cwd=root)
+            findings = verify_release(root)
+            if findings:
+                raise ReleaseError("nbgrader's release is not clean; nothing was written:\n  "
+                                   + "\n  ".join(f.replace(str(root), str(dest)) for f in findings))
+        release.install(root, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
+def stage_submission(learner_dir, course_dir, student_id, assignment):
+    """Put a learner's filled release folder where nbgrader's autograde looks for it.
+
+    Inputs:
+    - learner_dir: the learner's course folder (lessons/, rnnkit/, ...)
+    - course_dir: the nbgrader course directory
+    - student_id: nbgrader student id
+    - assignment: assignment name
+
+    Returns:
+    - course_dir/submitted/<student_id>/<assignment>/, holding <assignment>.ipynb
+      (from lessons/) and rnnkit/ (the whole package; autograde keeps only
+      graded_files(assignment) and restores the rest from source/).
+    """
+    learner_dir, course_dir = Path(learner_dir), Path(course_dir)
+    target = course_dir / "submitted" / student_id / assignment
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    notebook = learner_dir / "lessons" / f"{assignment}.ipynb"
+    if notebook.is_file():
+        shutil.copyfile(notebook, target / notebook.name)
+    if (learner_dir / "rnnkit").is_dir():
+        shutil.copytree(learner_dir / "rnnkit", target / "rnnkit", ignore=release.JUNK, symlinks=False)
+    return target
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("dest", metavar="DIR", help="course directory to write (new or empty)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it holds a previous course directory")
 
 
 def run(args):
-    raise SystemExit("python -m autograder course: not available yet")
+    try:
+        dest = build_course(args.dest, force=args.force)
+    except ReleaseError as err:
+        print(f"course: {err}", file=sys.stderr)
+        return 1
+    print(f"Wrote the nbgrader course directory {dest} (assignments: {', '.join(ASSIGNMENTS)}).")
+    print(f"Run nbgrader from there with {Path(sys.executable).parent} on PATH.")
+    return 0

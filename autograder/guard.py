@@ -20,15 +20,27 @@ TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".txt", ".yml", ".yaml", ".cfg", ".toml
                  ".sh", ""}
 
 
-def package_secrets(package=PACKAGE):
-    """Distinctive lines of the reference bodies (inside solution regions) of a package folder."""
+def package_secrets(package=PACKAGE, is_secret=lambda module, region: True):
+    """Distinctive lines of the reference bodies (inside solution regions) of a package folder.
+
+    Inputs:
+    - package: the package folder (rnnkit/)
+    - is_secret: is_secret(module, region) -> bool; the bodies of other regions
+      count as public (an assignment whose earlier lessons are filled in)
+
+    Returns:
+    - sorted list of stripped lines.
+    """
     secret, public = [], []
     for path in sorted(Path(package).rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        inside = set(stubs.region_lines(text, str(path)))
-        secret.extend(inside)
+        module = stubs.module_of(path.relative_to(Path(package).parent))
+        lines = text.split("\n")
+        for region in stubs.regions(text, str(path)):
+            body = lines[region.start + 1:region.end]
+            (secret if is_secret(module, region) else public).extend(body)
         public.extend(stubs.stub_text(text, filename=str(path)).split("\n"))
     return notebooks.distinctive(secret, public)
 
@@ -74,26 +86,26 @@ def _worth_searching_in_notebooks(line):
     return line.startswith("return ") or len(line) >= 40
 
 
-def find_leaks(paths, secrets=None):
+def find_leaks(paths, package_lines=None, notebook_lines=None):
     """Search files or folders for markers and secret lines.
 
     Inputs:
     - paths: a file or folder, or a list of them (folders are searched recursively)
-    - secrets: distinctive lines to look for in every file; default: the reference
-      bodies and the notebooks' hidden parts (in notebooks, only the reference
-      lines a lesson could not write innocently, see _worth_searching_in_notebooks)
+    - package_lines: distinctive reference lines (default: package_secrets()); in
+      notebooks only those a lesson could not write innocently are searched
+      (see _worth_searching_in_notebooks)
+    - notebook_lines: distinctive lines of model answers, hidden tests and mark
+      schemes (default: notebook_secrets())
 
     Returns:
     - list of human-readable findings, empty when clean.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    if secrets is None:
-        from_package, from_notebooks = package_secrets(), notebook_secrets()
-        in_files = sorted(set(from_package) | set(from_notebooks))
-        in_notebooks = sorted(set(filter(_worth_searching_in_notebooks, from_package)) | set(from_notebooks))
-    else:
-        in_files = in_notebooks = list(secrets)
+    package_lines = package_secrets() if package_lines is None else package_lines
+    notebook_lines = notebook_secrets() if notebook_lines is None else notebook_lines
+    in_files = sorted(set(package_lines) | set(notebook_lines))
+    in_notebooks = sorted(set(filter(_worth_searching_in_notebooks, package_lines)) | set(notebook_lines))
     files = []
     for p in map(Path, paths):
         files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
