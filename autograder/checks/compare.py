@@ -1,0 +1,288 @@
+"""Comparing a learner's results with the expected ones: tolerances, the first
+difference, recognised mistakes, messages and the score of a check.
+
+The same code serves the notebook's ``check`` (expected values from the
+published fixtures) and the trusted judge (expected values computed from the
+reference in the grading process), so a learner sees in the notebook exactly
+the kind of message the grade will carry.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .casefile import Leaf, Other, Seq
+
+
+class Tolerance(NamedTuple):
+    """Pass when |got - want| <= atol * max(1, max|want|) + rtol * |want|, elementwise."""
+
+    rtol: float
+    atol: float
+
+
+# Calibrated (see autograder/calibrate.py and tests/test_checks.py): correct variants
+# differ from the reference by at most ~3e-15 (float64) and ~1.5e-6 relative (float32);
+# the smallest difference any known mistake makes on any case is above 1e-3.
+TOLERANCES = {
+    "float64": Tolerance(rtol=1e-9, atol=1e-10),
+    "float32": Tolerance(rtol=1e-4, atol=1e-5),
+}
+
+# Case groups, in the order they are reported. A check scores 0 unless every
+# "values" case passes; then points x (groups passed / groups present).
+GROUPS = {
+    "values": "random inputs",
+    "terms": "term isolation (one weight block, the bias or the previous state at a time)",
+    "edges": "edge cases (B = 1, D = H, unbatched, pre-activations up to 50)",
+    "float32": "float32 inputs (the result must stay float32)",
+    "hygiene": "plain numpy.ndarray results; inputs left unmodified and not aliased",
+}
+
+# Names of the returned values, for messages.
+OUTPUT_NAMES = {
+    "rnn.rnn_step": "s",
+    "lstm.forget_gate": "f",
+    "lstm.input_gate": "I",
+    "lstm.input_activation": "a",
+    "lstm.output_gate": "O",
+    "lstm.new_state": "s",
+    "lstm.final_output": "y",
+    "lstm.lstm_step": ("y", "s"),
+    "gru.reset_gate": "r",
+    "gru.update_gate": "u",
+    "gru.input_activation": "a",
+    "gru.final_output": "y",
+    "gru.gru_step": "y",
+    "rnn.rnn_step_backward": ("dx", "ds_prev", "dW", "db"),
+    "lstm.lstm_step_backward": ("dx", "dy_prev", "ds_prev", "grads"),
+    "gru.gru_step_backward": ("dx", "dy_prev", "grads"),
+    "sequence.unroll": ("ys", "state"),
+    "sequence.bptt": ("dxs", "dstate0", "dparams"),
+    "multilayer.stacked_forward": ("ys", "states"),
+    "multilayer.stacked_backward": ("dxs", "dstates0", "dlayer_params"),
+}
+
+
+class Problem(NamedTuple):
+    """What is wrong with one case's result. ``hygiene`` problems (not a plain ndarray,
+    an input modified or aliased) count against the hygiene group, the others against
+    the case's own group."""
+
+    kind: str
+    text: str
+    hygiene: bool = False
+
+
+def _fmt(v):
+    return f"{float(v):.6g}"
+
+
+def _index(idx):
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]" if len(idx) else ""
+
+
+def _as_array(got):
+    """A Leaf's values, or a nested list/tuple of numeric leaves as an array (else None)."""
+    if isinstance(got, Leaf):
+        return got.value
+    if isinstance(got, Seq):
+        try:
+            parts = [_as_array(g) for g in got.items]
+            if any(p is None for p in parts):
+                return None
+            return np.array(parts, dtype=np.float64)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _describe(got):
+    if isinstance(got, Leaf):
+        return got.kind
+    if isinstance(got, Seq):
+        return f"a {got.name or got.kind} of {len(got.items)}"
+    if isinstance(got, Other):
+        return got.kind
+    return type(got).__name__
+
+
+def diff_arrays(want, got, tol, scale=None):
+    """(mask of elements out of tolerance, |difference|); shapes must agree."""
+    want = np.asarray(want, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    if scale is None:
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got - want)
+        bad = ~(diff <= tol.atol * scale + tol.rtol * np.abs(want))
+    return bad, diff
+
+
+def compare(want, got, dtype, tol, name="", visible=True):
+    """Problems of ``got`` (normalised learner output) against ``want`` (expected
+    structure), first value problem first. ``dtype``: the dtype every array must have."""
+    problems = []
+    _compare(want, got, dtype, tol, name, visible, problems)
+    problems.sort(key=lambda p: p.hygiene)
+    return problems
+
+
+def _compare(want, got, dtype, tol, name, visible, problems):
+    if isinstance(want, (tuple, list)):
+        fields = getattr(want, "_fields", None)
+        if not isinstance(got, Seq) or len(got.items) != len(want):
+            expected = f"{len(want)} values" + (f" ({', '.join(fields)})" if fields else "")
+            label = name if name and isinstance(name, str) else "the result"
+            problems.append(Problem("structure", f"{label} should be {expected}, "
+                                                 f"but your function returned {_describe(got)}."))
+            return
+        for i, (w, g) in enumerate(zip(want, got.items)):
+            if fields:
+                sub = f"{name}.{fields[i]}" if name else fields[i]
+            elif isinstance(name, tuple):
+                sub = name[i]
+            else:
+                sub = f"{name}[{i}]"
+            _compare(w, g, dtype, tol, sub, visible, problems)
+        return
+    want = np.asarray(want)
+    values = _as_array(got)
+    if values is None:
+        problems.append(Problem("type", f"{name} should be a numpy array of shape {want.shape}, "
+                                        f"but your function returned {_describe(got)}."))
+        return
+    if values.shape != want.shape:
+        problems.append(Problem("shape", f"{name} has shape {values.shape}; it should have shape {want.shape}."))
+        return
+    if not np.all(np.isfinite(values)):
+        idx = tuple(np.argwhere(~np.isfinite(values))[0])
+        problems.append(Problem("finite", f"{name}{_index(idx)} is {_fmt(values[idx])}: results must be finite "
+                                          "(an overflow? use a numerically stable formula)."))
+        return
+    bad, diff = diff_arrays(want, values, tol)
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        where = f"{name}{_index(idx)}"
+        count = f"{int(bad.sum())} of {bad.size} elements differ"
+        if visible:
+            text = (f"{where} is {_fmt(values[idx])} but should be {_fmt(want[idx])} "
+                    f"({count}, largest difference {float(np.max(diff)):.3g}).")
+        else:
+            text = f"{where} is {_fmt(values[idx])}, which is not what the reference gives ({count})."
+        problems.append(Problem("value", text))
+        return
+    if not isinstance(got, Leaf) or got.kind != "ndarray":
+        problems.append(Problem("type", f"{name} is {_describe(got)}, not a plain numpy.ndarray "
+                                        "(the values are right: return np.asarray(...) of it).", hygiene=True))
+    elif got.value.dtype != np.dtype(dtype):
+        problems.append(Problem("dtype", f"{name} has dtype {got.value.dtype}, but the inputs were {dtype}: "
+                                         f"functions keep the dtype they are given."))
+
+
+def matches(want, got, tol):
+    """True when ``got`` equals ``want`` within ``tol`` (values and structure only)."""
+    if isinstance(want, (tuple, list)):
+        return (isinstance(got, Seq) and len(got.items) == len(want)
+                and all(matches(w, g, tol) for w, g in zip(want, got.items)))
+    values = _as_array(got)
+    want = np.asarray(want)
+    if values is None or values.shape != want.shape or not np.all(np.isfinite(values)):
+        return False
+    return not diff_arrays(want, values, tol)[0].any()
+
+
+class Verdict(NamedTuple):
+    """One case judged: ``ok`` (no problem for its group), ``hygiene_ok`` and the message."""
+
+    case_id: str
+    group: str
+    ok: bool
+    hygiene_ok: bool
+    message: str
+
+
+def judge_case(case, result, want, mistakes, dtype):
+    """Judge one case.
+
+    - case: the Case (label, group, visible, check_id)
+    - result: the executor's dict for it (or None when missing)
+    - want: the expected output
+    - mistakes: list of (name, hint, output) for this case's known mistakes
+    - dtype: the dtype the outputs must have ("float64" or "float32")
+    """
+    where = f'{"case" if case.visible else "hidden case"} "{case.label}"'
+    if result is None:
+        return Verdict(case.case_id, case.group, False, True, f"No result for {where} (did the run stop early?).")
+    if result.get("error"):
+        text = result["error"]
+        if text.startswith("NotImplementedError"):
+            msg = f"`{case.check_id.split('.')[1]}` is not written yet (it raises NotImplementedError)."
+        else:
+            msg = f"On {where} your function raised {text}"
+        return Verdict(case.case_id, case.group, False, True, msg)
+    tol = TOLERANCES[str(np.dtype(dtype))]
+    problems = compare(want, result["output"], dtype, tol, OUTPUT_NAMES.get(case.check_id, ""), case.visible)
+    for text in result.get("modified", []):
+        problems.append(Problem("modified", f"your function changed its input `{text}` in place "
+                                            "(in-place modification of an input): work on new arrays, "
+                                            "e.g. `s = f * s_prev` rather than `s_prev *= f`.", hygiene=True))
+    for text in result.get("aliased", []):
+        problems.append(Problem("aliased", f"{text}: return a new array, not a view of an input.", hygiene=True))
+    if not problems:
+        return Verdict(case.case_id, case.group, True, True, "")
+    first = problems[0]
+    msg = f"On {where}: {first.text}"
+    if first.kind in ("value", "shape", "finite", "structure"):
+        for name, hint, output in mistakes:
+            if output is not None and matches(output, result["output"], tol):
+                msg += f"\nThis matches a known mistake: {name}. {hint}"
+                break
+    ok = not any(not p.hygiene for p in problems)
+    hygiene_ok = not any(p.hygiene for p in problems)
+    return Verdict(case.case_id, case.group, ok, hygiene_ok, msg)
+
+
+class Outcome(NamedTuple):
+    """A check's result: points earned, points possible, message for the learner."""
+
+    score: float
+    max_score: float
+    message: str
+
+
+def score_check(check_id, points, verdicts):
+    """Combine case verdicts into an Outcome (see GROUPS for the rule)."""
+    if not verdicts:
+        return Outcome(0.0, float(points), f"{check_id}: no cases were run.")
+    groups = [g for g in GROUPS if g == "hygiene" or any(v.group == g for v in verdicts)]
+    passed = {g: all(v.ok for v in verdicts if v.group == g) for g in groups if g != "hygiene"}
+    passed["hygiene"] = all(v.hygiene_ok for v in verdicts)
+    if all(passed.values()):
+        return Outcome(float(points), float(points), f"All {len(verdicts)} cases pass.")
+    score = 0.0
+    if passed.get("values", True):
+        score = round(points * sum(passed.values()) / len(groups), 2)
+    order = {g: i for i, g in enumerate(GROUPS)}
+    failing = sorted((v for v in verdicts if not v.ok), key=lambda v: order[v.group])
+    failing += [v for v in verdicts if v.ok and not v.hygiene_ok]
+    lines = [failing[0].message] if failing else []
+    lines.append("Passed: " + (", ".join(g for g in groups if passed[g]) or "none")
+                 + "; failed: " + ", ".join(g for g in groups if not passed[g]) + ".")
+    return Outcome(score, float(points), "\n".join(lines))
+
+
+def case_dtype(case):
+    """The float dtype of a case's inputs ("float64" unless an array input is float32)."""
+    def walk(v):
+        if isinstance(v, np.ndarray):
+            yield v.dtype
+        elif isinstance(v, (tuple, list)):
+            for item in v:
+                yield from walk(item)
+        elif isinstance(v, dict):
+            for item in v.values():
+                yield from walk(item)
+
+    dtypes = {str(d) for d in walk((case.args, case.kwargs)) if d.kind == "f"}
+    return "float32" if "float32" in dtypes else "float64"
