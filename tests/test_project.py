@@ -1,0 +1,191 @@
+"""The project's set-up files agree with each other.
+
+- environment.yml (conda / Binder) lists python, pip and exactly pyproject's runtime
+  dependencies, with the same version bounds, and installs this repository with pip.
+- The Makefile has the demo, lab and test targets the README tells people to use.
+- .ci/run exists, is executable and runs ``make test``, after installing the same
+  PyTorch version that pyproject pins and that the suite's skip message names.
+- The README names both set-up commands.
+- When PyTorch is missing, a run says so plainly at the end.
+
+PyYAML, used to read environment.yml, comes with jupyterlab (through jupyter_events).
+"""
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def environment():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def requirement_key(spec):
+    """A comparable (name, set of version bounds) for a PEP 508 or conda 'name>=x' string."""
+    req = Requirement(spec)
+    return canonicalize_name(req.name), frozenset(str(s) for s in req.specifier)
+
+
+def conda_parts(environment):
+    deps = environment["dependencies"]
+    conda = [d for d in deps if isinstance(d, str)]
+    pip_sections = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
+    others = [d for d in deps if not isinstance(d, str) and not (isinstance(d, dict) and "pip" in d)]
+    assert not others, f"unexpected entries in environment.yml: {others}"
+    return conda, pip_sections
+
+
+# ---------------------------------------------------------------- environment.yml
+
+def test_environment_yml_has_pyprojects_runtime_dependencies(pyproject, environment):
+    conda, _ = conda_parts(environment)
+    keys = {requirement_key(d) for d in conda}
+    names = {name for name, _ in keys}
+    runtime = {requirement_key(d) for d in pyproject["project"]["dependencies"]}
+    assert runtime, "pyproject lists no runtime dependencies"
+    missing = runtime - keys
+    assert not missing, f"in pyproject.toml but not (with these bounds) in environment.yml: {sorted(missing)}"
+    extra = {k for k in keys if k[0] not in {"python", "pip"}} - runtime
+    assert not extra, f"in environment.yml but not in pyproject's runtime dependencies: {sorted(extra)}"
+    assert "pip" in names, "environment.yml must list pip (it installs the repository)"
+
+
+def test_environment_yml_python_matches_requires_python(pyproject, environment):
+    conda, _ = conda_parts(environment)
+    pythons = [requirement_key(d) for d in conda if requirement_key(d)[0] == "python"]
+    assert len(pythons) == 1, "environment.yml must list python once"
+    assert pythons[0][1] == frozenset({pyproject["project"]["requires-python"]})
+
+
+def test_environment_yml_installs_the_repository_with_pip(environment):
+    _, pip_sections = conda_parts(environment)
+    assert len(pip_sections) == 1, "environment.yml needs one `pip:` section"
+    entries = [e.strip() for e in pip_sections[0]]
+    assert entries in (["-e ."], ["."]), f"the pip section should install this repository: {entries}"
+
+
+def test_environment_yml_leaves_out_test_only_packages(pyproject, environment):
+    conda, _ = conda_parts(environment)
+    names = {requirement_key(d)[0] for d in conda}
+    test_only = {requirement_key(d)[0] for extra in pyproject["project"]["optional-dependencies"].values()
+                 for d in extra}
+    assert not names & test_only, f"test-only packages in environment.yml: {sorted(names & test_only)}"
+
+
+# ---------------------------------------------------------------- Makefile, CI, README
+
+def makefile_targets():
+    text = (ROOT / "Makefile").read_text()
+    targets = set()
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-/ ]+?)\s*:(?!=)", line)
+        if m and not line.startswith("\t"):
+            targets.update(m.group(1).split())
+    return text, targets
+
+
+def test_makefile_has_demo_lab_and_test_targets():
+    text, targets = makefile_targets()
+    for target in ("demo", "lab", "test"):
+        assert target in targets, f"Makefile has no `{target}` target"
+    phony = re.search(r"^\.PHONY\s*:(.*)$", text, re.M)
+    assert phony and {"demo", "lab", "test"} <= set(phony.group(1).split())
+
+
+def test_make_test_runs_pytest_and_make_demo_runs_the_demo():
+    """What `make -n` (print, do not run) says the targets would do."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    test_cmds = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert test_cmds.returncode == 0, test_cmds.stderr
+    assert re.search(r"python -m pytest\b", test_cmds.stdout), test_cmds.stdout
+    demo_cmds = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert demo_cmds.returncode == 0, demo_cmds.stderr
+    assert "autograder demo" in demo_cmds.stdout, demo_cmds.stdout
+
+
+def ci_commands():
+    text = (ROOT / ".ci" / "run").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_ci_run_is_an_executable_script_calling_make_test():
+    path = ROOT / ".ci" / "run"
+    assert path.is_file()
+    assert path.stat().st_mode & stat.S_IXUSR and os.access(path, os.X_OK), ".ci/run is not executable"
+    assert path.read_text().startswith("#!"), ".ci/run needs a shebang line"
+    assert "make test" in ci_commands(), ".ci/run does not run `make test` (on a line of its own)"
+
+
+def test_ci_installs_the_pinned_torch_so_the_cross_checks_always_run(pyproject):
+    from conftest import TORCH_PIN
+
+    pins = pyproject["project"]["optional-dependencies"]["torch"]
+    assert pins == [TORCH_PIN], f"pyproject's torch extra {pins} != the pin the skip message names"
+    commands = ci_commands()
+    installs = [i for i, c in enumerate(commands) if "pip install" in c and TORCH_PIN in c]
+    assert installs, f".ci/run does not install {TORCH_PIN}"
+    assert installs[0] < commands.index("make test"), ".ci/run must install torch before `make test`"
+
+
+def test_readme_names_the_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme
+    assert "make test" in readme
+
+
+def test_pyproject_declares_the_markers_and_warning_policy(pyproject):
+    ini = pyproject["tool"]["pytest"]["ini_options"]
+    declared = {m.split(":")[0].strip() for m in ini["markers"]}
+    assert {"slow", "torch"} <= declared
+    assert "error::RuntimeWarning" in ini["filterwarnings"]
+
+
+# ---------------------------------------------------------------- the skip summary
+
+def run_crosschecks(tmp_path, hide_torch, *pytest_args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    if hide_torch:
+        # a module named torch, first on the path, that fails to import
+        (tmp_path / "torch.py").write_text("raise ImportError('PyTorch hidden for this test')\n")
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, "-m", "pytest", "tests/test_torch_crosscheck.py", "-q",
+           "-p", "no:cacheprovider", *pytest_args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_run_without_torch_says_how_many_cross_checks_were_skipped(tmp_path):
+    result = run_crosschecks(tmp_path, True)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    message = r"PyTorch not installed: (\d+) cross-checks skipped; pip install torch==2\.13\.0 to run them"
+    m = re.search(message, out)
+    assert m, out
+    skipped = re.search(r"(\d+) skipped", out.splitlines()[-1])
+    assert skipped and m.group(1) == skipped.group(1), out
+    assert int(m.group(1)) >= 20
+    assert " passed" not in out.splitlines()[-1]
+
+
+@pytest.mark.torch
+def test_a_run_with_torch_does_not_claim_they_were_skipped(tmp_path):
+    result = run_crosschecks(tmp_path, False, "-k", "pin_is_exactly_one")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "PyTorch not installed" not in result.stdout
