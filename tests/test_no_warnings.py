@@ -256,3 +256,84 @@ def test_sequence_backward_functions(name, dtype, magnitude):
     dxs, dstates0, dlayer_params = strict(
         multilayer.stacked_backward, cell, xs, states0, layer_params, dys_top)
     finite(dxs, dstates0, [tuple(d) for d in dlayer_params])
+
+
+# ---------------------------------------------------------------- fast path and training kit
+
+@pytest.mark.parametrize("dtype,magnitude", MAGNITUDES, ids=mag_ids)
+@pytest.mark.parametrize("name", list(CELLS))
+def test_fast_path(name, dtype, magnitude):
+    from rnnkit import fast
+
+    cell = CELLS[name]
+    rng, _, xs, _, _, _, _ = big_case(dtype, magnitude)
+    T, B, D = xs.shape
+    H = 4
+    params = cell.init_params(D, H, rng, dtype)
+    ys, state, cache = strict(fast.forward, name, xs, params)
+    finite(ys, state)
+    in_range(ys, -1, 1)
+    dys = rng.normal(size=ys.shape).astype(dtype)
+    dstate_T = tuple(rng.normal(size=(B, H)).astype(dtype) for _ in cell.state_names)
+    dxs, dstate0, grads = strict(fast.backward, cache, dys, dstate_T)
+    finite(dxs, dstate0, tuple(grads))
+    layer_params = [params, cell.init_params(H, 3, rng, dtype)]
+    ys, states, caches = strict(fast.stacked_forward, name, xs, layer_params)
+    finite(ys, states)
+    dys = rng.normal(size=ys.shape).astype(dtype)
+    dxs, dstates0, layer_grads = strict(fast.stacked_backward, caches, dys)
+    finite(dxs, dstates0, [tuple(g) for g in layer_grads])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_losses_with_huge_scores(dtype):
+    from rnnkit import train
+
+    rng = np.random.default_rng(2)
+    logits = (rng.choice([-1.0, 1.0], size=(3, 8, 5)) * np.geomspace(1e-3, 1e4, 5)).astype(dtype)
+    labels = rng.integers(0, 5, size=(3, 8))
+    loss, dlogits = strict(train.softmax_cross_entropy, logits, labels)
+    assert np.isfinite(loss) and loss >= 0
+    finite(dlogits)
+    assert dlogits.dtype == np.dtype(dtype)
+    # each position's gradient is (softmax - onehot) / N: it sums to 0 over the classes
+    np.testing.assert_allclose(dlogits.sum(axis=-1), 0.0, atol=1e-6 if dtype == "float32" else 1e-15)
+    loss, dpred = strict(train.mse, logits, -logits)
+    assert np.isfinite(loss)
+    finite(dpred)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clipping_and_optimisers_with_huge_and_zero_gradients(dtype):
+    from rnnkit import train
+
+    rng = np.random.default_rng(3)
+    grads = [(rng.normal(size=(4, 6)) * 1e4).astype(dtype), np.zeros(4, dtype)]
+    clipped, norm = strict(train.clip_by_global_norm, grads, 1.0)
+    assert np.isfinite(norm) and norm > 1e4
+    assert np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in clipped)) <= 1.0 + 1e-5
+    zero = [np.zeros((4, 6), dtype), np.zeros(4, dtype)]
+    clipped, norm = strict(train.clip_by_global_norm, zero, 1.0)
+    assert norm == 0.0
+    finite(clipped)
+    for optimizer in (train.SGD, train.Adam):
+        params = [rng.normal(size=(4, 6)).astype(dtype), rng.normal(size=4).astype(dtype)]
+        opt = optimizer(params, lr=1e-2)
+        for g in (zero, grads, zero):
+            strict(opt.step, g)
+        finite(params)
+
+
+@pytest.mark.parametrize("dtype,magnitude", [("float64", 1e4), ("float32", 1e4)])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_sequence_model_forward_and_backward(name, dtype, magnitude):
+    from rnnkit import train
+
+    rng, _, xs, _, _, _, _ = big_case(dtype, magnitude)
+    model = train.SequenceModel(name, xs.shape[2], 4, 2, num_layers=2, rng=0, dtype=dtype)
+    pred = strict(model.forward, xs)
+    finite(pred)
+    loss, dpred = strict(train.mse, pred, np.zeros_like(pred))
+    grads = strict(model.backward, dpred)
+    finite(grads)
+    assert all(g.dtype == np.dtype(dtype) for g in grads)
