@@ -32,9 +32,11 @@ class CheckOutcome:
 
 def _executor_code(course, cases, out):
     return [
-        "import runpy",
-        f"sys.argv = ['rnncheck.executor', '--course', {course!r}, '--cases', {cases!r}, '--out', {out!r}]",
-        "runpy.run_module('rnncheck.executor', run_name='__main__', alter_sys=True)",
+        "import os",
+        "from rnncheck.executor import main",
+        f"status = main(['--course', {course!r}, '--cases', {cases!r}, '--out', {out!r}])",
+        "sys.stdout.flush()",
+        "os._exit(status)  # learner threads or atexit hooks must not change the outcome",
     ]
 
 

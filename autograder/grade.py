@@ -1,9 +1,436 @@
-"""python -m autograder grade (being written)."""
+"""python -m autograder grade SUBS --out OUT [--jobs N]: grade a class.
+
+SUBS holds one entry per learner: ``SUBS/<student_id>/`` (the learner's filled course
+folder: lessons/, rnnkit/, ...) or ``SUBS/<student_id>.zip`` (a zip of one, with or
+without a top-level folder). Submissions are copied; SUBS is never written.
+
+How a score is decided:
+- the notebooks run through nbgrader's own ``autograde`` (one command per
+  assignment for the whole class) in an nbgrader course directory built by
+  ``autograder.course.build_course``: written answers, experiments and the
+  notebook's own check cells, which give the learner immediate feedback;
+- the points of every check cell (``check("module.function")``) are decided
+  outside the learner's kernel: the learner's rnnkit runs in a sandbox
+  (``autograder.sandbox``: bubblewrap, no network, only the submission visible,
+  limits), the judge compares its results with the reference in this process, and
+  the score is written into the gradebook with nbgrader's API (``Grade.auto_score``),
+  so formgrader, ``nbgrader export`` and the feedback agree with OUT/.
+
+OUT is written as follows (files of a previous run in OUT are replaced):
+- ``grades.csv``: student_id, assignment, score, max_score. One row per graded
+  (student, assignment); score is the gradebook's total (manually graded answers
+  count once graded in formgrader; re-run ``nbgrader export`` later for those).
+- ``results.csv``: student_id, assignment, test_id, score, max_score, message.
+  One row per check (test_id = check id such as ``lstm.forget_gate``) and per other
+  auto-graded notebook cell (test_id = its grade id).
+- ``ungradable.csv``: student_id, assignment, reason. A row for every
+  (student, assignment) that has no grade, with the reason; assignment is ``*``
+  when the whole submission could not be taken in (a damaged zip, no rnnkit/ or
+  lessons/ folder, an unusable name). These never appear in grades.csv.
+- ``notes.csv``: student_id, assignment, note: what was repaired or left out on the
+  way (a symbolic link, a split cell joined, a notebook that could not run and was
+  replaced by the released one so that the package checks still count).
+- ``feedback/<student_id>/<assignment>.html``: nbgrader's feedback, with the check
+  cells showing the trusted result and no hidden test, seed or hidden expected value.
+- ``course/``: the nbgrader course directory (gradebook.db, submitted/, autograded/,
+  feedback/) for formgrader and ``nbgrader export``; ``logs/``: nbgrader's output.
+
+Every submission ends graded or listed in ungradable.csv; one bad submission never
+stops the batch. Exit status 0 when the batch ran through (whatever the grades), 1
+when grading itself could not run (e.g. the course could not be built).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OUTPUT_NAMES = ["grades.csv", "results.csv", "ungradable.csv", "notes.csv", "feedback", "course", "logs"]
 
 
 def add_arguments(parser):
-    pass
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = __doc__.split("\n\n", 1)[0]
+    parser.epilog = __doc__.split("\n\n", 1)[1]
+    parser.add_argument("subs", metavar="SUBS",
+                        help="folder of <student_id>/ folders and <student_id>.zip files")
+    parser.add_argument("--out", required=True, metavar="OUT", help="folder for the results (see below)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="grade N things at once: sandboxed check runs and nbgrader commands (default 1)")
+    parser.add_argument("--assignments", nargs="*", metavar="A", help="only these assignments (default: all)")
+    parser.add_argument("--cell-timeout", type=int, metavar="S",
+                        help="seconds a notebook cell may run (default: the course's Execute.timeout)")
+    parser.add_argument("--check-timeout", type=float, default=20.0, metavar="S",
+                        help="seconds one function's checks may take in the sandbox (default 20)")
+    parser.add_argument("--seed", type=int, help="grading seed for the hidden cases (default: fresh, secret)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
-    raise SystemExit("python -m autograder grade: not available yet")
+    try:
+        batch = grade(args.subs, args.out, jobs=args.jobs, assignments=args.assignments,
+                      cell_timeout=args.cell_timeout, check_timeout=args.check_timeout, seed=args.seed,
+                      progress=not args.quiet)
+    except GradingError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 1
+    print(batch.summary())
+    return 0
+
+
+class GradingError(Exception):
+    """Grading could not run at all (not a problem of one submission)."""
+
+
+@dataclass
+class Batch:
+    out: Path
+    students: list = field(default_factory=list)  # student ids taken in
+    graded: dict = field(default_factory=dict)  # (student, assignment) -> (score, max_score)
+    results: list = field(default_factory=list)  # rows of results.csv
+    ungradable: list = field(default_factory=list)  # (student, assignment, reason)
+    notes: list = field(default_factory=list)  # (student, assignment, note)
+    sandboxed: bool = True
+    seconds: float = 0.0
+
+    def summary(self):
+        n_sub = len({s for s, _a in self.graded} | {s for s, _a, _r in self.ungradable})
+        lines = [f"Graded {len(self.graded)} (student, assignment) pairs of {n_sub} submissions "
+                 f"in {self.seconds:.0f} s; {len(self.ungradable)} ungradable."]
+        for student, assignment, reason in self.ungradable:
+            lines.append(f"  ungradable: {student} {assignment}: {reason}")
+        if not self.sandboxed:
+            lines.append(LOUD_NO_SANDBOX)
+        lines.append(f"Grades: {self.out / 'grades.csv'}; per check: {self.out / 'results.csv'}; "
+                     f"feedback: {self.out / 'feedback'}; gradebook: {self.out / 'course' / 'gradebook.db'}")
+        return "\n".join(lines)
+
+
+LOUD_NO_SANDBOX = ("WARNING: bubblewrap (bwrap) is not available: learner code ran in a plain "
+                   "subprocess with resource limits only. It could read files and use the network. "
+                   "Install the Debian package 'bubblewrap' for trustworthy grades.")
+
+
+class _Progress:
+    def __init__(self, total, enabled):
+        self.lock = threading.Lock()
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="grading", unit="step", file=sys.stdout, dynamic_ncols=True)
+
+    def step(self, text=""):
+        with self.lock:
+            if self.bar is not None:
+                self.bar.set_postfix_str(text[:40], refresh=False)
+                self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _clear_outputs(out):
+    for name in OUTPUT_NAMES:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=20.0, seed=None,
+          progress=True, limits=None):
+    """Grade every submission in ``subs`` into ``out``; returns a Batch (see the module docstring)."""
+    from . import checkrun, sandbox, submissions
+    from .cases import make_cases
+    from .checks.registry import CHECKS, checks_for
+    from .course import ASSIGNMENTS, build_course, nbgrader_env
+
+    started = time.monotonic()
+    subs, out = Path(subs).resolve(), Path(out).resolve()
+    if not subs.is_dir():
+        raise GradingError(f"{subs} is not a folder")
+    if out == subs or subs in out.parents or out in subs.parents:
+        raise GradingError("OUT must not be inside SUBS or contain it (submissions are never written)")
+    assignments = list(assignments or ASSIGNMENTS)
+    unknown = [a for a in assignments if a not in ASSIGNMENTS]
+    if unknown:
+        raise GradingError(f"unknown assignments: {unknown}; known: {ASSIGNMENTS}")
+    jobs = max(1, int(jobs))
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_outputs(out)
+    (out / "logs").mkdir()
+    batch = Batch(out)
+    seed = secrets.randbits(62) if seed is None else int(seed)
+    check_ids = [c.check_id for c in CHECKS if c.lesson in assignments]
+    env = nbgrader_env()
+
+    with tempfile.TemporaryDirectory(prefix="rnn-grade-") as tmp:
+        tmp = Path(tmp)
+        # 1. take the submissions in (copies)
+        taken = submissions.collect(subs, tmp / "subs")
+        for sub in taken:
+            for note in sub.notes:
+                batch.notes.append((sub.student_id, "*", note))
+            if sub.folder is None:
+                batch.ungradable.append((sub.student_id, "*", sub.problem))
+        good = [s for s in taken if s.folder is not None]
+        batch.students = [s.student_id for s in good]
+
+        # 2. the course directory and its gradebook, before any worker starts
+        course = out / "course"
+        try:
+            build_course(course, force=True)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: the CLI prints it
+            raise GradingError(f"the nbgrader course could not be built: {exc}") from exc
+        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        _add_students(db_url, batch.students)
+
+        # 3. stage notebooks and packages where nbgrader looks for them
+        replaced = {}  # (student, assignment) -> reason the released notebook stands in
+        for sub in good:
+            for assignment in assignments:
+                reason = _stage(sub, assignment, course, batch)
+                if reason:
+                    replaced[(sub.student_id, assignment)] = reason
+
+        cases = make_cases(seed, check_ids=check_ids) if good and check_ids else []
+        check_limits = limits or sandbox.Limits(cpu_seconds=int(check_timeout * len(check_ids)) + 30,
+                                                wall_seconds=check_timeout * len(check_ids) + 60,
+                                                idle_seconds=check_timeout)
+        trusted = {}
+        bar = _Progress(len(good) + 2 * len(assignments), progress)
+
+        def sandbox_task(sub):
+            try:
+                outcomes, runs = checkrun.run_submission_checks(sub.folder, cases, check_ids, check_limits,
+                                                                work_dir=tmp)
+                if any(not r.sandboxed for r in runs):
+                    batch.sandboxed = False
+            except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
+                outcomes = {c: checkrun.CheckOutcome(0.0, 0.0, f"internal grading error: {exc}")
+                            for c in check_ids}
+            trusted[sub.student_id] = outcomes
+            bar.step(sub.student_id)
+
+        autograded = {}  # assignment -> set of students autograded
+
+        def autograde_task(assignment):
+            students = [s.student_id for s in good]
+            autograded[assignment] = _autograde(assignment, students, course, env, out / "logs", cell_timeout,
+                                                replaced, batch, db_url)
+            bar.step(assignment)
+
+        if good:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(autograde_task, a) for a in assignments]
+                futures += [pool.submit(sandbox_task, s) for s in good]
+                for f in futures:
+                    f.result()
+
+        # 4. trusted scores into the gradebook, check cells of the autograded notebooks
+        from . import feedback as fb
+        from . import gradebook as gbk
+
+        for assignment in assignments:
+            specs = checks_for(assignment)
+            for student in sorted(autograded.get(assignment, ())):
+                scores = {c.grade_id: trusted.get(student, {}).get(c.check_id) for c in specs}
+                scores = {g: (o.score, o.max_score, o.message) for g, o in scores.items() if o is not None}
+                gbk.write_check_scores(db_url, student, assignment, scores)
+                nb_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+                try:
+                    fb.rewrite_autograded(nb_path, scores)
+                except (OSError, ValueError) as exc:
+                    batch.notes.append((student, assignment, f"feedback notebook not rewritten: {exc}"))
+
+        # 5. feedback, generated by nbgrader, then searched
+        forbidden = [str(seed), fb.HIDDEN_BEGIN, fb.HIDDEN_END, *_hidden_lines(course, assignments)]
+        for assignment in assignments:
+            students = sorted(autograded.get(assignment, ()))
+            if students:
+                _nbgrader(["generate_feedback", assignment, "--force"], course, env,
+                          out / "logs" / f"feedback-{assignment}.log")
+            for student in students:
+                page = course / "feedback" / student / assignment / f"{assignment}.html"
+                if not page.is_file():
+                    batch.notes.append((student, assignment, "nbgrader wrote no feedback page"))
+                    continue
+                hits = fb.scan_feedback(page, forbidden)
+                if hits:
+                    page.unlink()
+                    batch.notes.append((student, assignment, "feedback withheld: it showed hidden material"))
+                    continue
+                dest = out / "feedback" / student / f"{assignment}.html"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(page, dest)
+            bar.step(f"feedback {assignment}")
+        bar.close()
+
+        # 6. the tables, read back from the gradebook
+        for assignment in assignments:
+            for student in batch.students:
+                if student not in autograded.get(assignment, ()):
+                    continue
+                summary = gbk.read_submission(db_url, student, assignment)
+                batch.graded[(student, assignment)] = (summary.score, summary.max_score)
+                check_grade_ids = {c.grade_id: c.check_id for c in checks_for(assignment)}
+                for grade_id, score, max_score in summary.auto_cells:
+                    if grade_id in check_grade_ids:
+                        outcome = trusted.get(student, {}).get(check_grade_ids[grade_id])
+                        message = outcome.message if outcome else ""
+                        batch.results.append((student, assignment, check_grade_ids[grade_id], score,
+                                              max_score, message))
+                    else:
+                        batch.results.append((student, assignment, grade_id, score, max_score,
+                                              "decided by running your notebook" if score < max_score else
+                                              "passed"))
+    batch.seconds = time.monotonic() - started
+    _write_tables(batch, out)
+    return batch
+
+
+def _add_students(db_url, students):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
+
+
+def _stage(sub, assignment, course, batch):
+    """Stage one (student, assignment); returns why the released notebook stands in, or ""."""
+    from . import submissions
+    from .course import stage_submission
+
+    student = sub.student_id
+    lessons = sub.folder / "lessons"
+    lessons.mkdir(exist_ok=True)
+    target = lessons / f"{assignment}.ipynb"
+    found = submissions.find_notebook(sub.folder, assignment)
+    released = course / "release" / assignment / f"{assignment}.ipynb"
+    reason = ""
+    if found is None:
+        reason = "notebook missing"
+    else:
+        try:
+            nb = submissions.read_notebook(found)
+            for note in submissions.repair_notebook(nb):
+                batch.notes.append((student, assignment, note))
+            submissions.write_notebook(nb, target)
+        except (submissions.IntakeError, OSError) as exc:
+            reason = str(exc)
+    if reason:
+        shutil.copyfile(released, target)
+        batch.notes.append((student, assignment, f"{reason}: graded with the released notebook, so written "
+                            "answers in it were not collected (your rnnkit was graded as usual)"))
+    stage_submission(sub.folder, course, student, assignment)
+    return reason
+
+
+def _nbgrader(args, course, env, log_path, timeout=None):
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ nbgrader {' '.join(args)}\n")
+        log.flush()
+        try:
+            proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.write("(time limit reached)\n")
+            return None
+    return proc.returncode
+
+
+NOTEBOOK_REPLACED = ("the notebook could not be run by the autograder (a crash, os._exit, or changed test "
+                     "cells?): graded with the released notebook, so written answers in it were not "
+                     "collected (your rnnkit was graded as usual)")
+
+
+def _autograded_ok(course, student, assignment, db_url):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    nb = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not nb.is_file():
+        return False
+    try:
+        with Gradebook(db_url) as gb:
+            gb.find_submission_notebook(assignment, assignment, student)
+    except MissingEntry:
+        return False
+    return True
+
+
+def _autograde(assignment, students, course, env, logs, cell_timeout, replaced, batch, db_url):
+    """Autograde one assignment for the class: one batch, then each failure alone, then the
+    released notebook in place of a notebook that cannot run. Returns the set of students graded."""
+    options = ["--force", "--OverwriteCells.add_missing_cells=True"]
+    if cell_timeout:
+        options.append(f"--Execute.timeout={int(cell_timeout)}")
+    log = logs / f"autograde-{assignment}.log"
+    _nbgrader(["autograde", assignment, *options], course, env, log)
+    done = {s for s in students if _autograded_ok(course, s, assignment, db_url)}
+    for student in sorted(set(students) - done):
+        _nbgrader(["autograde", assignment, "--student", student, *options], course, env, log)
+        if _autograded_ok(course, student, assignment, db_url):
+            done.add(student)
+            continue
+        if (student, assignment) not in replaced:
+            submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+            shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
+            batch.notes.append((student, assignment, NOTEBOOK_REPLACED))
+            _nbgrader(["autograde", assignment, "--student", student, *options], course, env, log)
+            if _autograded_ok(course, student, assignment, db_url):
+                done.add(student)
+                continue
+        batch.ungradable.append((student, assignment, f"nbgrader autograde failed (see {log.name} in logs/)"))
+    return done
+
+
+def _hidden_lines(course, assignments):
+    import json
+
+    from .feedback import hidden_lines
+
+    lines = []
+    for assignment in assignments:
+        path = course / "source" / assignment / f"{assignment}.ipynb"
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for cell in nb.get("cells", []):
+            source = cell.get("source", "")
+            lines += hidden_lines("".join(source) if isinstance(source, list) else source)
+    return lines
+
+
+def _write_tables(batch, out):
+    def write(name, header, rows):
+        with open(out / name, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+
+    write("grades.csv", ["student_id", "assignment", "score", "max_score"],
+          [(s, a, _num(sc), _num(mx)) for (s, a), (sc, mx) in sorted(batch.graded.items())])
+    write("results.csv", ["student_id", "assignment", "test_id", "score", "max_score", "message"],
+          [(s, a, t, _num(sc), _num(mx), m) for s, a, t, sc, mx, m in batch.results])
+    write("ungradable.csv", ["student_id", "assignment", "reason"], sorted(batch.ungradable))
+    write("notes.csv", ["student_id", "assignment", "note"], batch.notes)
+
+
+def _num(x):
+    return f"{float(x or 0):g}"
+
