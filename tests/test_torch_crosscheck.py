@@ -53,7 +53,20 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import GRU, LSTM, LSTM_MEMO, RNN, GRUParams, LSTMParams, RNNParams, gru, lstm, rnn
+from rnnkit import (
+    GRU,
+    LSTM,
+    LSTM_MEMO,
+    RNN,
+    GRUParams,
+    LSTMParams,
+    RNNParams,
+    gru,
+    lstm,
+    multilayer,
+    rnn,
+    sequence,
+)
 from rnnkit.activations import sigmoid
 
 try:
@@ -649,37 +662,28 @@ def test_cell_step_backward_matches_autograd(kind):
     close_tree(dparams, dp)
 
 
-def _require(module, name):
-    # Used only while sequence.bptt / multilayer.stacked_backward are being added.
-    if not hasattr(module, name):
-        pytest.skip(f"rnnkit.{module.__name__.split('.')[-1]}.{name} not present yet")
-    return getattr(module, name)
-
-
 @pytest.mark.parametrize("with_final_grad", [False, True])
 @pytest.mark.parametrize("kind", KINDS)
 def test_bptt_matches_autograd(kind, with_final_grad):
-    from rnnkit import sequence
-
-    bptt = _require(sequence, "bptt")
     cell, xs, states0, (p,), dys, dstates_T = sequence_problem(kind, 8, 3, 4, 5, 1, 26)
     dstate_T = dstates_T[0] if with_final_grad else None
     _, _, dxs_t, dstates0_t, (dp_t,) = torch_reference(
         kind, xs, states0, [p], dys, [dstate_T] if with_final_grad else None)
-    dxs, dstate0, dparams = bptt(cell, xs, states0[0], p, dys, dstate_T)
+    dxs, dstate0, dparams = sequence.bptt(cell, xs, states0[0], p, dys, dstate_T)
     close(dxs, dxs_t)
     close_tree(tuple(dstate0), dstates0_t[0])
     close_tree(dparams, dp_t)
 
 
+@pytest.mark.parametrize("with_final_grads", [False, True])
 @pytest.mark.parametrize("kind", KINDS)
-def test_stacked_backward_matches_autograd(kind):
-    from rnnkit import multilayer
-
-    stacked_backward = _require(multilayer, "stacked_backward")
-    cell, xs, states0, layer_params, dys, _ = sequence_problem(kind, 6, 3, 4, 5, 2, 27)
-    _, _, dxs_t, dstates0_t, dparams_t = torch_reference(kind, xs, states0, layer_params, dys)
-    dxs, dstates0, dlayer_params = stacked_backward(cell, xs, states0, layer_params, dys)
+def test_stacked_backward_matches_autograd(kind, with_final_grads):
+    cell, xs, states0, layer_params, dys, dstates_T = sequence_problem(kind, 6, 3, 4, 5, 2, 27)
+    if not with_final_grads:
+        dstates_T = None
+    _, _, dxs_t, dstates0_t, dparams_t = torch_reference(kind, xs, states0, layer_params, dys, dstates_T)
+    dxs, dstates0, dlayer_params = multilayer.stacked_backward(
+        cell, xs, states0, layer_params, dys, dstates_T)
     close(dxs, dxs_t)
     assert len(dstates0) == len(dlayer_params) == 2
     for layer in range(2):
