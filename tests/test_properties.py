@@ -26,7 +26,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rnnkit
-from rnnkit import GRU, LSTM, LSTM_MEMO, RNN, activations, gru, lstm, multilayer, rnn, sequence
+from rnnkit import GRU, LSTM, LSTM_MEMO, RNN, activations, fast, gru, lstm, multilayer, rnn, sequence
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "lstm_memo": LSTM_MEMO, "gru": GRU}
 
@@ -314,6 +314,52 @@ def _stacked_backward(name):
     return Spec(f"stacked_backward[{name}]", multilayer.stacked_backward, build)
 
 
+def _fast_forward(name, xs, state0, params):
+    ys, state, _ = fast.forward(name, xs, params, state0)
+    return ys, state
+
+
+def _fast_backward(name, xs, state0, params, dys, dstate_T):
+    _, _, cache = fast.forward(name, xs, params, state0)
+    return fast.backward(cache, dys, dstate_T)
+
+
+def _fast_stacked(name, xs, states0, layer_params, dys):
+    ys, states, caches = fast.stacked_forward(name, xs, layer_params, states0)
+    return (ys, states) + tuple(fast.stacked_backward(caches, dys))
+
+
+def _fast(name):
+    """The fast path (not a learner exercise, but the training kit's engine) keeps the same promises."""
+    cell = CELLS[name]
+
+    def build_forward(c):
+        return ([Arg("shared", name), Arg("seq", c.seq(c.D)), Arg("row", c.state(cell, c.H)),
+                 Arg("shared", c.params(cell, c.D, c.H))],
+                (Out("seq", c.seq_shape(c.H)), _state_out(c, cell, c.H)))
+
+    def build_backward(c):
+        p = c.params(cell, c.D, c.H)
+        dstate_T = tuple(c.rows(c.H) for _ in cell.state_names)
+        return ([Arg("shared", name), Arg("seq", c.seq(c.D)), Arg("row", c.state(cell, c.H)),
+                 Arg("shared", p), Arg("seq", c.seq(c.H)), Arg("row", dstate_T)],
+                (Out("seq", c.seq_shape(c.D)), _state_out(c, cell, c.H), _params_grad_out(p)))
+
+    def build_stacked(c):
+        sizes = _layer_sizes(c)
+        n_ins = [c.D] + sizes[:-1]
+        layer_params = [c.params(cell, n, h) for n, h in zip(n_ins, sizes, strict=True)]
+        return ([Arg("shared", name), Arg("seq", c.seq(c.D)), Arg("row", [c.state(cell, h) for h in sizes]),
+                 Arg("shared", layer_params), Arg("seq", c.seq(sizes[-1]))],
+                (Out("seq", c.seq_shape(sizes[-1])), [_state_out(c, cell, h) for h in sizes],
+                 Out("seq", c.seq_shape(c.D)), [_state_out(c, cell, h) for h in sizes],
+                 [_params_grad_out(p) for p in layer_params]))
+
+    return [Spec(f"fast.forward[{name}]", _fast_forward, build_forward),
+            Spec(f"fast.backward[{name}]", _fast_backward, build_backward),
+            Spec(f"fast.stacked[{name}]", _fast_stacked, build_stacked)]
+
+
 SPECS += [_cell_step(n) for n in CELLS]
 SPECS += [_unroll(n) for n in CELLS]
 SPECS += [_stacked_forward(n) for n in CELLS]
@@ -326,6 +372,7 @@ SPECS += [
 SPECS += [_cell_step_backward(n) for n in CELLS]
 SPECS += [_bptt(n) for n in CELLS]
 SPECS += [_stacked_backward(n) for n in CELLS]
+SPECS += [spec for n in CELLS for spec in _fast(n)]
 
 
 # --------------------------------------------------------------- the properties
