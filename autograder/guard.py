@@ -42,7 +42,7 @@ def package_secrets(package=PACKAGE, is_secret=lambda module, region: True):
             body = lines[region.start + 1:region.end]
             (secret if is_secret(module, region) else public).extend(body)
         public.extend(stubs.stub_text(text, filename=str(path)).split("\n"))
-    return notebooks.distinctive(secret, public)
+    return notebooks.distinctive(secret, public, public_within_lines=True)
 
 
 def notebook_secrets(solutions=SOLUTIONS):

@@ -42,23 +42,23 @@ def render_lessons(solutions=SOLUTIONS):
         except notebooks.NotebookError as err:
             raise LessonError(str(err)) from err
         rendered[path.name] = notebooks.dumps(lesson)
-    _guard(rendered)
+    _guard(rendered, solutions)
     return rendered
 
 
-def _guard(rendered):
+def _guard(rendered, solutions):
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in rendered.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
-        findings = guard.find_leaks(tmp)
+        findings = guard.find_leaks(tmp, notebook_lines=guard.notebook_secrets(solutions))
     if findings:
         findings = [f.replace(tmp, "lessons") for f in findings]
         raise LessonError("solution text would reach the learners' notebooks:\n  " + "\n  ".join(findings))
 
 
-def write_lessons(dest=LESSONS_DIR, solutions=SOLUTIONS):
+def write_lessons(dest=None, solutions=SOLUTIONS):
     """Write lessons/ (removing lessons whose solution notebook is gone). Returns the file names."""
-    dest = Path(dest)
+    dest = Path(dest or LESSONS_DIR)
     rendered = render_lessons(solutions)
     dest.mkdir(parents=True, exist_ok=True)
     for stale in dest.glob("*.ipynb"):
@@ -71,9 +71,9 @@ def write_lessons(dest=LESSONS_DIR, solutions=SOLUTIONS):
     return sorted(rendered)
 
 
-def stale_lessons(dest=LESSONS_DIR, solutions=SOLUTIONS):
+def stale_lessons(dest=None, solutions=SOLUTIONS):
     """Names of lessons that are missing, different or extra compared with a fresh render."""
-    dest = Path(dest)
+    dest = Path(dest or LESSONS_DIR)
     rendered = render_lessons(solutions)
     stale = [n for n, text in rendered.items()
              if not (dest / n).exists() or (dest / n).read_text(encoding="utf-8") != text]

@@ -125,21 +125,27 @@ def secret_and_public_lines(nb):
     return secret, public
 
 
-def distinctive(secret, public, min_length=16):
+def distinctive(secret, public, min_length=16, public_within_lines=False):
     """The secret lines worth searching for: long enough, and not also public.
 
     Inputs:
     - secret, public: lists of lines
     - min_length: shorter stripped lines ("return y", "pass") are too common to search for
+    - public_within_lines: also count a secret line as public when it is part of a
+      longer public line (code that computes the same thing inside a bigger
+      expression); otherwise only a whole public line makes it public
 
     Returns:
     - sorted list of stripped lines.
     """
-    # A secret line that public text contains (even inside a longer line) is public.
-    public_text = "\n".join(line.strip() for line in public)
+    public_lines = {line.strip() for line in public}
+    public_text = "\n".join(sorted(public_lines)) if public_within_lines else ""
     keep = set()
     for line in secret:
         text = line.strip()
-        if len(text) >= min_length and re.search(r"\w", text) and text not in public_text:
-            keep.add(text)
+        if len(text) < min_length or not re.search(r"\w", text) or text in public_lines:
+            continue
+        if public_within_lines and text in public_text:
+            continue
+        keep.add(text)
     return sorted(keep)

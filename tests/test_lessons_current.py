@@ -1,0 +1,130 @@
+"""lessons/ is what `make lessons` makes from solutions/, and holds no solution text."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import lessons, notebooks
+from autograder.checks.registry import CHECKS, LESSONS
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "solutions"
+LESSON_FILES = sorted((REPO / "lessons").glob("*.ipynb"))
+SOLUTION_FILES = sorted(SOLUTIONS.glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return {name: nbformat.reads(text, as_version=4) for name, text in lessons.render_lessons().items()}
+
+
+def test_committed_lessons_are_current():
+    proc = subprocess.run([sys.executable, "-m", "autograder", "lessons", "--check"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_check_fails_and_names_make_lessons_when_stale(tmp_path, monkeypatch):
+    out = tmp_path / "lessons"
+    lessons.write_lessons(out)
+    first = sorted(out.glob("*.ipynb"))[0]
+    nb = json.loads(first.read_text())
+    nb["cells"][0]["source"] = "edited by hand\n"
+    first.write_text(json.dumps(nb))
+    (out / "99-extra.ipynb").write_text("{}")
+    assert lessons.stale_lessons(out) == sorted([first.name, "99-extra.ipynb"])
+    monkeypatch.setattr(lessons, "LESSONS_DIR", out)
+    proc_rc = lessons.run(type("Args", (), {"check": True})())
+    assert proc_rc == 1
+
+
+def test_stale_message_says_run_make_lessons(tmp_path):
+    # Through the command line, on a copy of the repository layout with one lesson edited.
+    out = tmp_path / "lessons"
+    lessons.write_lessons(out)
+    code = ("import sys; from pathlib import Path; from autograder import lessons; "
+            f"lessons.LESSONS_DIR = Path({str(out)!r}); "
+            "from autograder.cli import main; sys.exit(main(['lessons', '--check']))")
+    target = sorted(out.glob("*.ipynb"))[-1]
+    target.write_text(target.read_text().replace('"cells": [', '"cells": [ ', 1) + " ")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "make lessons" in proc.stderr
+
+
+def test_rendering_is_deterministic():
+    assert lessons.render_lessons() == lessons.render_lessons()
+
+
+def test_one_lesson_per_registry_lesson():
+    assert [p.stem for p in LESSON_FILES] == sorted(lesson.assignment for lesson in LESSONS)
+    assert [p.stem for p in SOLUTION_FILES] == sorted(lesson.assignment for lesson in LESSONS)
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.stem)
+def test_lesson_keeps_cell_ids_and_check_cells(path, rendered):
+    lesson = rendered[path.name]
+    source = nbformat.read(SOLUTIONS / path.name, as_version=4)
+    assert [c.id for c in lesson.cells] == [c.id for c in source.cells]
+    assert len({c.id for c in lesson.cells}) == len(lesson.cells)
+    checks = {c.grade_id: c for c in CHECKS if c.lesson == path.stem}
+    for cell in lesson.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in checks:
+            spec = checks[meta["grade_id"]]
+            assert cell.source == f'check("{spec.check_id}")'
+            assert meta["locked"] and meta["grade"] and meta["points"] == spec.points
+            assert "checksum" in meta  # what nbgrader's autograde compares against
+
+
+@pytest.mark.parametrize("path", LESSON_FILES, ids=lambda p: p.stem)
+def test_committed_lesson_has_no_markers(path):
+    text = path.read_text()
+    for marker in notebooks.MARKERS:
+        assert marker not in text, f"{path.name} holds {marker!r}"
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.stem)
+def test_lesson_has_no_model_answers_and_no_outputs(path, rendered):
+    lesson = rendered[path.name]
+    source = nbformat.read(SOLUTIONS / path.name, as_version=4)
+    for mine, theirs in zip(lesson.cells, source.cells, strict=True):
+        if mine.cell_type == "code":
+            assert mine.outputs == [] and mine.execution_count is None
+        if theirs.metadata.get("nbgrader", {}).get("solution") and "BEGIN SOLUTION" not in theirs.source:
+            # A written answer cell: the model answer is replaced by nbgrader's text stub.
+            assert mine.source in ("YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()")
+
+
+def test_model_answer_in_a_lesson_is_refused(tmp_path):
+    shutil.copytree(SOLUTIONS, tmp_path / "solutions")
+    path = sorted((tmp_path / "solutions").glob("*.ipynb"))[0]
+    nb = nbformat.read(path, as_version=4)
+    answer = "The distinctive model answer: forty-two gates, all of them open."
+    nb.cells.append(nbformat.v4.new_markdown_cell(answer, metadata={"nbgrader": {
+        "grade": True, "grade_id": "written_leak", "locked": False, "points": 1,
+        "schema_version": 3, "solution": True, "task": False}}))
+    # The same text in an ordinary cell would carry it to the learner.
+    nb.cells.append(nbformat.v4.new_markdown_cell("Recall: " + answer))
+    nbformat.write(nb, path)
+    with pytest.raises(lessons.LessonError, match="forty-two gates"):
+        lessons.render_lessons(tmp_path / "solutions")
+
+
+def test_hidden_test_region_is_removed(tmp_path):
+    shutil.copytree(SOLUTIONS, tmp_path / "solutions")
+    path = sorted((tmp_path / "solutions").glob("*.ipynb"))[0]
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "assert True\n### BEGIN HIDDEN TESTS\nassert secret_value_xyz == 7\n### END HIDDEN TESTS",
+        metadata={"nbgrader": {"grade": True, "grade_id": "hidden_demo", "locked": True, "points": 1,
+                               "schema_version": 3, "solution": False, "task": False}}))
+    nbformat.write(nb, path)
+    text = lessons.render_lessons(tmp_path / "solutions")[path.name]
+    assert "assert True" in text
+    assert "secret_value_xyz" not in text and "HIDDEN TESTS" not in text
