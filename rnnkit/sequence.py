@@ -58,7 +58,7 @@ def bptt(cell, xs, state0, params, dys, dstate_T=None):
     - dparams: dL/d(params), the params' type, each array summed over time and batch
     """
     ### BEGIN SOLUTION
-    # Forward again, keeping the state that enters each step: states[t] is state_{t-1}.
+    # Forward again, keeping the state that enters each step: states[t] enters the step reading xs[t].
     states = [state0]
     for x in xs:
         _, state = cell.step(x, states[-1], params)
@@ -71,7 +71,8 @@ def bptt(cell, xs, state0, params, dys, dstate_T=None):
     if dstate is None:  # no loss on the final state
         dstate = tuple(np.zeros_like(s) for s in states[-1])
     for t in reversed(range(len(xs))):
-        dxs[t], dstate, dparams_t = cell.step_backward(xs[t], states[t], params, dys[t], dstate)
+        dx, dstate, dparams_t = cell.step_backward(xs[t], states[t], params, dys[t], dstate)
+        dxs[t] = dx
         dparams = [total + d for total, d in zip(dparams, dparams_t, strict=True)]
     return dxs, dstate, type(params)(*dparams)
     ### END SOLUTION
