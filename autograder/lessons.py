@@ -53,7 +53,9 @@ def _guard(rendered, solutions):
         findings = guard.find_leaks(tmp, notebook_lines=guard.notebook_secrets(solutions))
     if findings:
         findings = [f.replace(tmp, "lessons") for f in findings]
-        raise LessonError("solution text would reach the learners' notebooks:\n  " + "\n  ".join(findings))
+        raise LessonError("solution text would reach the learners' notebooks:\n  " + "\n  ".join(findings)
+                          + "\nRewrite those cells of solutions/ so that they do not show what the learner "
+                          "writes (a reference body of rnnkit, a model answer, a hidden test).")
 
 
 def write_lessons(dest=None, solutions=SOLUTIONS):
