@@ -73,6 +73,7 @@ def _scale_to(W, b, z_max, inputs):
 
 # ---- argument builders, one per family --------------------------------------------------
 
+
 def _gate_args(rng, B, D, H, term, big, unbatched):
     """(x, y_prev, W, b) for a gate sigma/tanh(W [x, y_prev] + b)."""
     x, y_prev, W, b = _u(rng, (B, D)), _u(rng, (B, H)), _u(rng, (H, D + H)), _u(rng, (H,), -0.8, 0.8)
@@ -256,6 +257,7 @@ def _stacked_backward_args(rng, B, D, H, term, big, unbatched):
 
 # ---- replay tables (what a composition should call) -------------------------------------
 
+
 def _replay_lstm_step(args, kwargs):
     x, y_prev, s_prev, p = args[:4]
     f = lstm.forget_gate(x, y_prev, p.W_f, p.b_f)
@@ -317,7 +319,7 @@ def _replay_bptt(args, kwargs):
 def _replay_stacked_forward(args, kwargs):
     cell, xs, states0, layer_params = args[:4]
     table, inputs = [], xs
-    for state0, params in zip(states0, layer_params):
+    for state0, params in zip(states0, layer_params, strict=True):
         out = sequence.unroll(cell, inputs, state0, params)
         table.append(("multilayer.unroll", (cell, inputs, state0, params), out))
         inputs = out[0]
@@ -327,9 +329,14 @@ def _replay_stacked_forward(args, kwargs):
 def _replay_stacked_backward(args, kwargs):
     cell, xs, states0, layer_params, dys = args[:5]
     table = _replay_stacked_forward(args, kwargs)
-    table.append(("multilayer.stacked_forward", (cell, xs, states0, layer_params),
-                  multilayer.stacked_forward(cell, xs, states0, layer_params)))
-    layer_inputs = [xs] + [entry[2][0] for entry in table[:len(layer_params) - 1]]
+    table.append(
+        (
+            "multilayer.stacked_forward",
+            (cell, xs, states0, layer_params),
+            multilayer.stacked_forward(cell, xs, states0, layer_params),
+        )
+    )
+    layer_inputs = [xs] + [entry[2][0] for entry in table[: len(layer_params) - 1]]
     d_out = dys
     for l in reversed(range(len(layer_params))):
         call = (cell, layer_inputs[l], states0[l], layer_params[l], d_out, None)
@@ -341,13 +348,22 @@ def _replay_stacked_backward(args, kwargs):
 
 # ---- what each check gets -----------------------------------------------------------------
 
-GATE_TERMS = [("x", "only W's x block nonzero (y_prev block and bias zero)"),
-              ("prev", "only W's y_prev block nonzero (x block and bias zero)"),
-              ("bias", "only the bias nonzero (W zero)")]
-STEP_EDGES = [("B1", "B = 1"), ("D=H", "D = H"), ("unbatched", "unbatched 1-D inputs"),
-              ("big", "pre-activations up to |50|")]
-COMPOSED_TERMS = [("x", "only the x blocks of every W nonzero"), ("prev", "only the y_prev blocks nonzero"),
-                  ("bias", "only the biases nonzero")]
+GATE_TERMS = [
+    ("x", "only W's x block nonzero (y_prev block and bias zero)"),
+    ("prev", "only W's y_prev block nonzero (x block and bias zero)"),
+    ("bias", "only the bias nonzero (W zero)"),
+]
+STEP_EDGES = [
+    ("B1", "B = 1"),
+    ("D=H", "D = H"),
+    ("unbatched", "unbatched 1-D inputs"),
+    ("big", "pre-activations up to |50|"),
+]
+COMPOSED_TERMS = [
+    ("x", "only the x blocks of every W nonzero"),
+    ("prev", "only the y_prev blocks nonzero"),
+    ("bias", "only the biases nonzero"),
+]
 
 
 class Family:
@@ -357,43 +373,77 @@ class Family:
 
 
 FAMILIES = {
-    "rnn.rnn_step": Family(_gate_args, [(t, d.replace("y_prev", "s_prev")) for t, d in GATE_TERMS], STEP_EDGES),
+    "rnn.rnn_step": Family(
+        _gate_args, [(t, d.replace("y_prev", "s_prev")) for t, d in GATE_TERMS], STEP_EDGES
+    ),
     "lstm.forget_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
     "lstm.input_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
     "lstm.input_activation": Family(_gate_args, GATE_TERMS, STEP_EDGES),
     "lstm.output_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
-    "lstm.new_state": Family(_new_state_args, [("I0", "I = 0 (only the kept state)"), ("f0", "f = 0 (only the new input)"),
-                                               ("s0", "s_prev = 0")],
-                             [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs"), ("big", "|s_prev| up to 50")]),
-    "lstm.final_output": Family(_lstm_final_args, [("O1", "O = 1")],
-                                [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs"), ("big", "|s| up to 50")]),
-    "lstm.lstm_step": Family(_lstm_step_args, COMPOSED_TERMS + [("s0", "s_prev = 0")], STEP_EDGES,
-                             replay=_replay_lstm_step),
+    "lstm.new_state": Family(
+        _new_state_args,
+        [("I0", "I = 0 (only the kept state)"), ("f0", "f = 0 (only the new input)"), ("s0", "s_prev = 0")],
+        [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs"), ("big", "|s_prev| up to 50")],
+    ),
+    "lstm.final_output": Family(
+        _lstm_final_args,
+        [("O1", "O = 1")],
+        [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs"), ("big", "|s| up to 50")],
+    ),
+    "lstm.lstm_step": Family(
+        _lstm_step_args, COMPOSED_TERMS + [("s0", "s_prev = 0")], STEP_EDGES, replay=_replay_lstm_step
+    ),
     "gru.reset_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
     "gru.update_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
-    "gru.input_activation": Family(_gru_act_args, GATE_TERMS + [("r1", "r = 1 (reset gate open)"),
-                                                                ("r0", "r = 0 (reset gate closed)")], STEP_EDGES),
-    "gru.final_output": Family(_gru_final_args, [("u0", "u = 0 (keep y_prev)"), ("u1", "u = 1 (take a)"),
-                                                 ("a0", "a = 0")],
-                               [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs")]),
+    "gru.input_activation": Family(
+        _gru_act_args,
+        GATE_TERMS + [("r1", "r = 1 (reset gate open)"), ("r0", "r = 0 (reset gate closed)")],
+        STEP_EDGES,
+    ),
+    "gru.final_output": Family(
+        _gru_final_args,
+        [("u0", "u = 0 (keep y_prev)"), ("u1", "u = 1 (take a)"), ("a0", "a = 0")],
+        [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs")],
+    ),
     "gru.gru_step": Family(_gru_step_args, COMPOSED_TERMS, STEP_EDGES, replay=_replay_gru_step),
-    "rnn.rnn_step_backward": Family(_rnn_backward_args, [(t, d.replace("y_prev", "s_prev")) for t, d in GATE_TERMS],
-                                    STEP_EDGES, replay=_replay_rnn_backward),
-    "lstm.lstm_step_backward": Family(_lstm_backward_args, [("dy", "only dy (ds = 0)"), ("ds", "only ds (dy = 0)"),
-                                                            ("memo", "memo_form=True")],
-                                      STEP_EDGES, replay=_replay_lstm_backward),
-    "gru.gru_step_backward": Family(_gru_backward_args, COMPOSED_TERMS, STEP_EDGES, replay=_replay_gru_backward),
-    "sequence.unroll": Family(_unroll_args, [("T1", "T = 1"), ("zero_state", "zero initial state")],
-                              [("B1", "B = 1"), ("D=H", "D = H")]),
-    "sequence.bptt": Family(_bptt_args, [("dys", "only dys (dstate_T None)"),
-                                         ("dstate", "only dstate_T (dys zero)"), ("T1", "T = 1")],
-                            [("B1", "B = 1"), ("D=H", "D = H")], replay=_replay_bptt),
-    "multilayer.stacked_forward": Family(_stacked_args, [("L1", "one layer"), ("zero_state", "zero initial states")],
-                                         [("B1", "B = 1"), ("same", "every layer the input's size")],
-                                         replay=_replay_stacked_forward),
-    "multilayer.stacked_backward": Family(_stacked_backward_args, [("L1", "one layer"), ("L2", "two layers")],
-                                          [("B1", "B = 1"), ("same", "every layer the input's size")],
-                                          replay=_replay_stacked_backward),
+    "rnn.rnn_step_backward": Family(
+        _rnn_backward_args,
+        [(t, d.replace("y_prev", "s_prev")) for t, d in GATE_TERMS],
+        STEP_EDGES,
+        replay=_replay_rnn_backward,
+    ),
+    "lstm.lstm_step_backward": Family(
+        _lstm_backward_args,
+        [("dy", "only dy (ds = 0)"), ("ds", "only ds (dy = 0)"), ("memo", "memo_form=True")],
+        STEP_EDGES,
+        replay=_replay_lstm_backward,
+    ),
+    "gru.gru_step_backward": Family(
+        _gru_backward_args, COMPOSED_TERMS, STEP_EDGES, replay=_replay_gru_backward
+    ),
+    "sequence.unroll": Family(
+        _unroll_args,
+        [("T1", "T = 1"), ("zero_state", "zero initial state")],
+        [("B1", "B = 1"), ("D=H", "D = H")],
+    ),
+    "sequence.bptt": Family(
+        _bptt_args,
+        [("dys", "only dys (dstate_T None)"), ("dstate", "only dstate_T (dys zero)"), ("T1", "T = 1")],
+        [("B1", "B = 1"), ("D=H", "D = H")],
+        replay=_replay_bptt,
+    ),
+    "multilayer.stacked_forward": Family(
+        _stacked_args,
+        [("L1", "one layer"), ("zero_state", "zero initial states")],
+        [("B1", "B = 1"), ("same", "every layer the input's size")],
+        replay=_replay_stacked_forward,
+    ),
+    "multilayer.stacked_backward": Family(
+        _stacked_backward_args,
+        [("L1", "one layer"), ("L2", "two layers")],
+        [("B1", "B = 1"), ("same", "every layer the input's size")],
+        replay=_replay_stacked_backward,
+    ),
 }
 
 
@@ -418,8 +468,15 @@ def _case(check_id, family, rng, visible, index, group, term, edge, label):
     if group == "float32":
         args = _cast(args, np.float32)
     shapes = _shape_text(args)
-    case = Case(case_id=f"{'v' if visible else 'h'}{index:02d}", check_id=check_id,
-                label=f"{label}; {shapes}", group=group, visible=visible, args=tuple(args), kwargs=kwargs)
+    case = Case(
+        case_id=f"{'v' if visible else 'h'}{index:02d}",
+        check_id=check_id,
+        label=f"{label}; {shapes}",
+        group=group,
+        visible=visible,
+        args=tuple(args),
+        kwargs=kwargs,
+    )
     if family.replay is not None:
         case.replay = family.replay(case.args, case.kwargs)
     return case

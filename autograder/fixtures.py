@@ -30,8 +30,9 @@ MANIFEST = "SHA256SUMS.txt"
 
 
 def add_arguments(parser):
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate in memory and fail if the committed fixtures differ")
+    parser.add_argument(
+        "--check", action="store_true", help="regenerate in memory and fail if the committed fixtures differ"
+    )
     parser.add_argument("--dir", default=str(FIXTURES), help=argparse_dir_help())
 
 
@@ -44,8 +45,13 @@ def build_fixture(check_id):
     cases = check_cases(check_id, visible=True)
     expected = expectations(cases)
     store = casefile._Store()
-    meta = {"version": casefile.FORMAT_VERSION, "check_id": check_id,
-            "cases": [casefile.case_to_json(c, store) for c in cases], "expected": {}, "mistakes": {}}
+    meta = {
+        "version": casefile.FORMAT_VERSION,
+        "check_id": check_id,
+        "cases": [casefile.case_to_json(c, store) for c in cases],
+        "expected": {},
+        "mistakes": {},
+    }
     for case in cases:
         want, mistakes = expected[(case.check_id, case.case_id)]
         meta["expected"][case.case_id] = casefile.encode(want, store)

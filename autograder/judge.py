@@ -45,14 +45,18 @@ def judge_results(cases, results, expected=None):
         check_results = results.get(spec.check_id)
         if check_results is None:
             outcomes[spec.check_id] = Outcome(
-                0.0, float(spec.points),
+                0.0,
+                float(spec.points),
                 "No results for this check: the run stopped before reaching it (time or memory limit, "
-                "or the process exited).")
+                "or the process exited).",
+            )
             continue
         verdicts = []
         for case in by_check[spec.check_id]:
             want, mistakes = expected[(case.check_id, case.case_id)]
-            verdicts.append(judge_case(case, check_results.get(case.case_id), want, mistakes, case_dtype(case)))
+            verdicts.append(
+                judge_case(case, check_results.get(case.case_id), want, mistakes, case_dtype(case))
+            )
         outcomes[spec.check_id] = score_check(spec.check_id, spec.points, verdicts)
     return outcomes
 

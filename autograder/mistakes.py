@@ -26,35 +26,71 @@ def _cat(x, y):
 
 def _sigmoid_gate_mistakes(w, b):
     return [
-        Mistake("tanh instead of sigmoid", f"a gate squashes with sigma (values in 0..1), not tanh.",
-                lambda x, y_prev, W, b_: tanh(_cat(x, y_prev) @ W.T + b_)),
-        Mistake("sign slip in the sigmoid", "sigma(z) = 1 / (1 + exp(-z)): check the sign of z.",
-                lambda x, y_prev, W, b_: sigmoid(-(_cat(x, y_prev) @ W.T + b_))),
-        Mistake(f"missing bias {b}", f"add {b} after the product.",
-                lambda x, y_prev, W, b_: sigmoid(_cat(x, y_prev) @ W.T)),
-        Mistake("[y_prev, x] order", f"{w}[:, :D] acts on x_t: concatenate [x, y_prev], in that order.",
-                lambda x, y_prev, W, b_: sigmoid(_cat(y_prev, x) @ W.T + b_)),
-        Mistake("no activation", "apply sigma to the pre-activation.",
-                lambda x, y_prev, W, b_: _cat(x, y_prev) @ W.T + b_),
-        Mistake("y_prev ignored", f"the gate reads [x_t, y_(t-1)]; {w}[:, D:] multiplies y_prev.",
-                lambda x, y_prev, W, b_: sigmoid(x @ W[:, :x.shape[-1]].T + b_)),
+        Mistake(
+            "tanh instead of sigmoid",
+            "a gate squashes with sigma (values in 0..1), not tanh.",
+            lambda x, y_prev, W, b_: tanh(_cat(x, y_prev) @ W.T + b_),
+        ),
+        Mistake(
+            "sign slip in the sigmoid",
+            "sigma(z) = 1 / (1 + exp(-z)): check the sign of z.",
+            lambda x, y_prev, W, b_: sigmoid(-(_cat(x, y_prev) @ W.T + b_)),
+        ),
+        Mistake(
+            f"missing bias {b}",
+            f"add {b} after the product.",
+            lambda x, y_prev, W, b_: sigmoid(_cat(x, y_prev) @ W.T),
+        ),
+        Mistake(
+            "[y_prev, x] order",
+            f"{w}[:, :D] acts on x_t: concatenate [x, y_prev], in that order.",
+            lambda x, y_prev, W, b_: sigmoid(_cat(y_prev, x) @ W.T + b_),
+        ),
+        Mistake(
+            "no activation",
+            "apply sigma to the pre-activation.",
+            lambda x, y_prev, W, b_: _cat(x, y_prev) @ W.T + b_,
+        ),
+        Mistake(
+            "y_prev ignored",
+            f"the gate reads [x_t, y_(t-1)]; {w}[:, D:] multiplies y_prev.",
+            lambda x, y_prev, W, b_: sigmoid(x @ W[:, : x.shape[-1]].T + b_),
+        ),
     ]
 
 
 def _tanh_gate_mistakes(w, b, prev="y_prev"):
     return [
-        Mistake("sigmoid instead of tanh", "this activation is tanh (values in -1..1), not sigma.",
-                lambda x, y_prev, W, b_: sigmoid(_cat(x, y_prev) @ W.T + b_)),
-        Mistake("sign slip in tanh", "tanh(z), not tanh(-z) or -tanh(z).",
-                lambda x, y_prev, W, b_: tanh(-(_cat(x, y_prev) @ W.T + b_))),
-        Mistake(f"missing bias {b}", f"add {b} after the product.",
-                lambda x, y_prev, W, b_: tanh(_cat(x, y_prev) @ W.T)),
-        Mistake(f"[{prev}, x] order", f"{w}[:, :D] acts on x_t: concatenate [x, {prev}], in that order.",
-                lambda x, y_prev, W, b_: tanh(_cat(y_prev, x) @ W.T + b_)),
-        Mistake("no activation", "apply tanh to the pre-activation.",
-                lambda x, y_prev, W, b_: _cat(x, y_prev) @ W.T + b_),
-        Mistake(f"{prev} ignored", f"{w}[:, D:] multiplies {prev}.",
-                lambda x, y_prev, W, b_: tanh(x @ W[:, :x.shape[-1]].T + b_)),
+        Mistake(
+            "sigmoid instead of tanh",
+            "this activation is tanh (values in -1..1), not sigma.",
+            lambda x, y_prev, W, b_: sigmoid(_cat(x, y_prev) @ W.T + b_),
+        ),
+        Mistake(
+            "sign slip in tanh",
+            "tanh(z), not tanh(-z) or -tanh(z).",
+            lambda x, y_prev, W, b_: tanh(-(_cat(x, y_prev) @ W.T + b_)),
+        ),
+        Mistake(
+            f"missing bias {b}",
+            f"add {b} after the product.",
+            lambda x, y_prev, W, b_: tanh(_cat(x, y_prev) @ W.T),
+        ),
+        Mistake(
+            f"[{prev}, x] order",
+            f"{w}[:, :D] acts on x_t: concatenate [x, {prev}], in that order.",
+            lambda x, y_prev, W, b_: tanh(_cat(y_prev, x) @ W.T + b_),
+        ),
+        Mistake(
+            "no activation",
+            "apply tanh to the pre-activation.",
+            lambda x, y_prev, W, b_: _cat(x, y_prev) @ W.T + b_,
+        ),
+        Mistake(
+            f"{prev} ignored",
+            f"{w}[:, D:] multiplies {prev}.",
+            lambda x, y_prev, W, b_: tanh(x @ W[:, : x.shape[-1]].T + b_),
+        ),
     ]
 
 
@@ -68,33 +104,61 @@ def _gru_act(x, y_prev, r, W, b, after=False, use_r=True, one_minus=False):
 
 
 _GRU_ACT = [
-    Mistake("reset gate not applied", "the input activation sees r_t * y_(t-1), not y_(t-1).",
-            lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, use_r=False)),
-    Mistake("reset gate applied after the product (PyTorch's form)",
-            "the memo scales y_(t-1) by r_t before the product: W_a [x_t, r_t * y_(t-1)].",
-            lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, after=True)),
-    Mistake("1 - r instead of r", "multiply y_(t-1) by r_t itself.",
-            lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, one_minus=True)),
-    Mistake("sigmoid instead of tanh", "the input activation is tanh.",
-            lambda x, y_prev, r, W, b: sigmoid(_cat(x, r * y_prev) @ W.T + b)),
-    Mistake("sign slip in tanh", "tanh(z), not tanh(-z).",
-            lambda x, y_prev, r, W, b: tanh(-(_cat(x, r * y_prev) @ W.T + b))),
-    Mistake("missing bias b_a", "add b_a after the product.",
-            lambda x, y_prev, r, W, b: tanh(_cat(x, r * y_prev) @ W.T)),
-    Mistake("[r * y_prev, x] order", "W_a[:, :D] acts on x_t: concatenate [x, r * y_prev].",
-            lambda x, y_prev, r, W, b: tanh(_cat(r * y_prev, x) @ W.T + b)),
+    Mistake(
+        "reset gate not applied",
+        "the input activation sees r_t * y_(t-1), not y_(t-1).",
+        lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, use_r=False),
+    ),
+    Mistake(
+        "reset gate applied after the product (PyTorch's form)",
+        "the memo scales y_(t-1) by r_t before the product: W_a [x_t, r_t * y_(t-1)].",
+        lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, after=True),
+    ),
+    Mistake(
+        "1 - r instead of r",
+        "multiply y_(t-1) by r_t itself.",
+        lambda x, y_prev, r, W, b: _gru_act(x, y_prev, r, W, b, one_minus=True),
+    ),
+    Mistake(
+        "sigmoid instead of tanh",
+        "the input activation is tanh.",
+        lambda x, y_prev, r, W, b: sigmoid(_cat(x, r * y_prev) @ W.T + b),
+    ),
+    Mistake(
+        "sign slip in tanh",
+        "tanh(z), not tanh(-z).",
+        lambda x, y_prev, r, W, b: tanh(-(_cat(x, r * y_prev) @ W.T + b)),
+    ),
+    Mistake(
+        "missing bias b_a",
+        "add b_a after the product.",
+        lambda x, y_prev, r, W, b: tanh(_cat(x, r * y_prev) @ W.T),
+    ),
+    Mistake(
+        "[r * y_prev, x] order",
+        "W_a[:, :D] acts on x_t: concatenate [x, r * y_prev].",
+        lambda x, y_prev, r, W, b: tanh(_cat(r * y_prev, x) @ W.T + b),
+    ),
 ]
 
 _NEW_STATE = [
-    Mistake("the memo's forget-less state update (s = I*a + s_prev)",
-            "the standard LSTM keeps f_t * s_(t-1): s_t = f_t * s_(t-1) + I_t * a_t (the memo's formula "
-            "drops the forget gate).", lambda f, I, a, s_prev: I * a + s_prev),
-    Mistake("forget and input gates swapped (f*a + I*s_prev)", "f_t multiplies the old state s_(t-1).",
-            lambda f, I, a, s_prev: f * a + I * s_prev),
-    Mistake("old state dropped (s = I*a)", "add the kept part f_t * s_(t-1).",
-            lambda f, I, a, s_prev: I * a),
-    Mistake("new input dropped (s = f*s_prev)", "add the written part I_t * a_t.",
-            lambda f, I, a, s_prev: f * s_prev),
+    Mistake(
+        "the memo's forget-less state update (s = I*a + s_prev)",
+        "the standard LSTM keeps f_t * s_(t-1): s_t = f_t * s_(t-1) + I_t * a_t (the memo's formula "
+        "drops the forget gate).",
+        lambda f, I, a, s_prev: I * a + s_prev,
+    ),
+    Mistake(
+        "forget and input gates swapped (f*a + I*s_prev)",
+        "f_t multiplies the old state s_(t-1).",
+        lambda f, I, a, s_prev: f * a + I * s_prev,
+    ),
+    Mistake("old state dropped (s = I*a)", "add the kept part f_t * s_(t-1).", lambda f, I, a, s_prev: I * a),
+    Mistake(
+        "new input dropped (s = f*s_prev)",
+        "add the written part I_t * a_t.",
+        lambda f, I, a, s_prev: f * s_prev,
+    ),
 ]
 
 _LSTM_FINAL = [
@@ -105,17 +169,33 @@ _LSTM_FINAL = [
 ]
 
 _GRU_FINAL = [
-    Mistake("PyTorch's mix (u and 1-u swapped)",
-            "the memo writes y_t = (1 - u_t) * y_(t-1) + u_t * a_t (PyTorch's z is 1 - u).",
-            lambda u, y_prev, a: u * y_prev + (1 - u) * a),
-    Mistake("missing (1 - u) on y_prev", "y_t = (1 - u_t) * y_(t-1) + u_t * a_t.",
-            lambda u, y_prev, a: y_prev + u * a),
+    Mistake(
+        "PyTorch's mix (u and 1-u swapped)",
+        "the memo writes y_t = (1 - u_t) * y_(t-1) + u_t * a_t (PyTorch's z is 1 - u).",
+        lambda u, y_prev, a: u * y_prev + (1 - u) * a,
+    ),
+    Mistake(
+        "missing (1 - u) on y_prev",
+        "y_t = (1 - u_t) * y_(t-1) + u_t * a_t.",
+        lambda u, y_prev, a: y_prev + u * a,
+    ),
     Mistake("y_prev dropped", "keep (1 - u_t) * y_(t-1).", lambda u, y_prev, a: u * a),
 ]
 
 
-def _lstm_step(x, y_prev, s_prev, p, memo=False, no_tanh=False, old_state=False, swap_fi=False,
-               swap_io=False, order=False, swap_return=False):
+def _lstm_step(
+    x,
+    y_prev,
+    s_prev,
+    p,
+    memo=False,
+    no_tanh=False,
+    old_state=False,
+    swap_fi=False,
+    swap_io=False,
+    order=False,
+    swap_return=False,
+):
     cat = _cat(y_prev, x) if order else _cat(x, y_prev)
     W_f, b_f, W_i, b_i = (p.W_i, p.b_i, p.W_f, p.b_f) if swap_fi else (p.W_f, p.b_f, p.W_i, p.b_i)
     W_o, b_o = (p.W_i, p.b_i) if swap_io else (p.W_o, p.b_o)
@@ -131,20 +211,37 @@ def _lstm_step(x, y_prev, s_prev, p, memo=False, no_tanh=False, old_state=False,
 
 
 _LSTM_STEP = [
-    Mistake("the memo's forget-less state update (s = I*a + s_prev)",
-            "use new_state: s_t = f_t * s_(t-1) + I_t * a_t.", lambda *a: _lstm_step(*a, memo=True)),
+    Mistake(
+        "the memo's forget-less state update (s = I*a + s_prev)",
+        "use new_state: s_t = f_t * s_(t-1) + I_t * a_t.",
+        lambda *a: _lstm_step(*a, memo=True),
+    ),
     Mistake("O*s without tanh", "y_t = O_t * tanh(s_t).", lambda *a: _lstm_step(*a, no_tanh=True)),
-    Mistake("old state used where the new belongs (y = O*tanh(s_prev))",
-            "compute s_t first and use it in final_output.", lambda *a: _lstm_step(*a, old_state=True)),
-    Mistake("gate parameters swapped (forget gate with W_i, b_i and input gate with W_f, b_f)",
-            "pass each gate its own parameters: params.W_f, params.b_f to forget_gate, ...",
-            lambda *a: _lstm_step(*a, swap_fi=True)),
-    Mistake("gate parameters swapped (input gate and output gate)",
-            "pass each gate its own parameters.", lambda *a: _lstm_step(*a, swap_io=True)),
-    Mistake("[y_prev, x] order", "every gate reads [x_t, y_(t-1)], in that order.",
-            lambda *a: _lstm_step(*a, order=True)),
-    Mistake("(s, y) returned instead of (y, s)", "return y first, then s.",
-            lambda *a: _lstm_step(*a, swap_return=True)),
+    Mistake(
+        "old state used where the new belongs (y = O*tanh(s_prev))",
+        "compute s_t first and use it in final_output.",
+        lambda *a: _lstm_step(*a, old_state=True),
+    ),
+    Mistake(
+        "gate parameters swapped (forget gate with W_i, b_i and input gate with W_f, b_f)",
+        "pass each gate its own parameters: params.W_f, params.b_f to forget_gate, ...",
+        lambda *a: _lstm_step(*a, swap_fi=True),
+    ),
+    Mistake(
+        "gate parameters swapped (input gate and output gate)",
+        "pass each gate its own parameters.",
+        lambda *a: _lstm_step(*a, swap_io=True),
+    ),
+    Mistake(
+        "[y_prev, x] order",
+        "every gate reads [x_t, y_(t-1)], in that order.",
+        lambda *a: _lstm_step(*a, order=True),
+    ),
+    Mistake(
+        "(s, y) returned instead of (y, s)",
+        "return y first, then s.",
+        lambda *a: _lstm_step(*a, swap_return=True),
+    ),
 ]
 
 
@@ -161,27 +258,50 @@ def _gru_step(x, y_prev, p, pytorch_mix=False, no_reset=False, reset_after=False
 
 
 _GRU_STEP = [
-    Mistake("PyTorch's mix (u and 1-u swapped)", "y_t = (1 - u_t) * y_(t-1) + u_t * a_t.",
-            lambda *a: _gru_step(*a, pytorch_mix=True)),
-    Mistake("reset gate not applied", "pass r_t to input_activation.", lambda *a: _gru_step(*a, no_reset=True)),
-    Mistake("reset gate applied after the product (PyTorch's form)", "the memo scales y_(t-1) before the product.",
-            lambda *a: _gru_step(*a, reset_after=True)),
-    Mistake("gate parameters swapped (reset gate with W_u, b_u and update gate with W_r, b_r)",
-            "pass each gate its own parameters.", lambda *a: _gru_step(*a, swap=True)),
-    Mistake("[y_prev, x] order", "every block reads [x_t, ...y_(t-1)], in that order.",
-            lambda *a: _gru_step(*a, order=True)),
+    Mistake(
+        "PyTorch's mix (u and 1-u swapped)",
+        "y_t = (1 - u_t) * y_(t-1) + u_t * a_t.",
+        lambda *a: _gru_step(*a, pytorch_mix=True),
+    ),
+    Mistake(
+        "reset gate not applied", "pass r_t to input_activation.", lambda *a: _gru_step(*a, no_reset=True)
+    ),
+    Mistake(
+        "reset gate applied after the product (PyTorch's form)",
+        "the memo scales y_(t-1) before the product.",
+        lambda *a: _gru_step(*a, reset_after=True),
+    ),
+    Mistake(
+        "gate parameters swapped (reset gate with W_u, b_u and update gate with W_r, b_r)",
+        "pass each gate its own parameters.",
+        lambda *a: _gru_step(*a, swap=True),
+    ),
+    Mistake(
+        "[y_prev, x] order",
+        "every block reads [x_t, ...y_(t-1)], in that order.",
+        lambda *a: _gru_step(*a, order=True),
+    ),
 ]
 
 _RNN_STEP = [
-    Mistake("sigmoid instead of tanh", "the basic RNN squashes with tanh.",
-            lambda x, s, W, b: sigmoid(_cat(x, s) @ W.T + b)),
+    Mistake(
+        "sigmoid instead of tanh",
+        "the basic RNN squashes with tanh.",
+        lambda x, s, W, b: sigmoid(_cat(x, s) @ W.T + b),
+    ),
     Mistake("sign slip in tanh", "tanh(z), not tanh(-z).", lambda x, s, W, b: tanh(-(_cat(x, s) @ W.T + b))),
     Mistake("missing bias b", "add b after the product.", lambda x, s, W, b: tanh(_cat(x, s) @ W.T)),
-    Mistake("[s_prev, x] order", "W[:, :D] acts on x_t: concatenate [x, s_prev].",
-            lambda x, s, W, b: tanh(_cat(s, x) @ W.T + b)),
+    Mistake(
+        "[s_prev, x] order",
+        "W[:, :D] acts on x_t: concatenate [x, s_prev].",
+        lambda x, s, W, b: tanh(_cat(s, x) @ W.T + b),
+    ),
     Mistake("no activation", "apply tanh.", lambda x, s, W, b: _cat(x, s) @ W.T + b),
-    Mistake("previous state ignored", "W[:, D:] multiplies s_(t-1).",
-            lambda x, s, W, b: tanh(x @ W[:, :x.shape[-1]].T + b)),
+    Mistake(
+        "previous state ignored",
+        "W[:, D:] multiplies s_(t-1).",
+        lambda x, s, W, b: tanh(x @ W[:, : x.shape[-1]].T + b),
+    ),
 ]
 
 
@@ -204,21 +324,44 @@ def _rnn_backward(x, s_prev, W, b, ds, no_dtanh=False, pre=False, no_prev=False,
 
 
 _RNN_BACKWARD = [
-    Mistake("missing tanh derivative", "multiply ds by tanh'(pre) = 1 - s_t^2 before the product.",
-            lambda *a: _rnn_backward(*a, no_dtanh=True)),
-    Mistake("tanh derivative written with the pre-activation (1 - z^2)",
-            "tanh' = 1 - tanh(z)^2 = 1 - s_t^2, written with the output s_t.",
-            lambda *a: _rnn_backward(*a, pre=True)),
-    Mistake("no gradient path to the previous state (ds_prev = 0)",
-            "s_(t-1) feeds the step through W[:, D:]: ds_prev = (dpre @ W)[:, D:].",
-            lambda *a: _rnn_backward(*a, no_prev=True)),
-    Mistake("dx and ds_prev taken from the wrong columns", "the first D columns of dpre @ W belong to x_t.",
-            lambda *a: _rnn_backward(*a, swap=True)),
+    Mistake(
+        "missing tanh derivative",
+        "multiply ds by tanh'(pre) = 1 - s_t^2 before the product.",
+        lambda *a: _rnn_backward(*a, no_dtanh=True),
+    ),
+    Mistake(
+        "tanh derivative written with the pre-activation (1 - z^2)",
+        "tanh' = 1 - tanh(z)^2 = 1 - s_t^2, written with the output s_t.",
+        lambda *a: _rnn_backward(*a, pre=True),
+    ),
+    Mistake(
+        "no gradient path to the previous state (ds_prev = 0)",
+        "s_(t-1) feeds the step through W[:, D:]: ds_prev = (dpre @ W)[:, D:].",
+        lambda *a: _rnn_backward(*a, no_prev=True),
+    ),
+    Mistake(
+        "dx and ds_prev taken from the wrong columns",
+        "the first D columns of dpre @ W belong to x_t.",
+        lambda *a: _rnn_backward(*a, swap=True),
+    ),
 ]
 
 
-def _lstm_backward(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_dtanh_s=False, no_y_path=False,
-                   no_ds=False, no_f_in_prev=False, memo_for_standard=False, sig_for_a=False):
+def _lstm_backward(
+    x,
+    y_prev,
+    s_prev,
+    p,
+    dy,
+    ds,
+    memo_form=False,
+    no_dtanh_s=False,
+    no_y_path=False,
+    no_ds=False,
+    no_f_in_prev=False,
+    memo_for_standard=False,
+    sig_for_a=False,
+):
     D = x.shape[-1]
     z = _cat(x, y_prev)
     f = sigmoid(z @ p.W_f.T + p.b_f)
@@ -252,19 +395,36 @@ def _lstm_backward(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_dtanh_s=Fal
 
 
 _LSTM_BACKWARD = [
-    Mistake("missing tanh derivative on the state (through y = O * tanh(s))",
-            "dL/ds_t gets dy * O_t * (1 - tanh(s_t)^2) from y_t.", lambda *a, **k: _lstm_backward(*a, **k, no_dtanh_s=True)),
-    Mistake("no gradient path from y_t into the state", "add dy * O_t * tanh'(s_t) to ds.",
-            lambda *a, **k: _lstm_backward(*a, **k, no_y_path=True)),
-    Mistake("gradient from the next step (ds) ignored", "the state's gradient from step t+1 adds to the one via y_t.",
-            lambda *a, **k: _lstm_backward(*a, **k, no_ds=True)),
-    Mistake("ds_prev without the forget gate", "s_t = f_t * s_(t-1) + ...: ds_prev = dL/ds_t * f_t.",
-            lambda *a, **k: _lstm_backward(*a, **k, no_f_in_prev=True)),
-    Mistake("the memo's forget-less backward used for the standard LSTM",
-            "with memo_form=False the state update uses f_t: include its gradient.",
-            lambda *a, **k: _lstm_backward(*a, **k, memo_for_standard=True)),
-    Mistake("sigmoid derivative used for the tanh input activation", "a_t = tanh(...): its derivative is 1 - a_t^2.",
-            lambda *a, **k: _lstm_backward(*a, **k, sig_for_a=True)),
+    Mistake(
+        "missing tanh derivative on the state (through y = O * tanh(s))",
+        "dL/ds_t gets dy * O_t * (1 - tanh(s_t)^2) from y_t.",
+        lambda *a, **k: _lstm_backward(*a, **k, no_dtanh_s=True),
+    ),
+    Mistake(
+        "no gradient path from y_t into the state",
+        "add dy * O_t * tanh'(s_t) to ds.",
+        lambda *a, **k: _lstm_backward(*a, **k, no_y_path=True),
+    ),
+    Mistake(
+        "gradient from the next step (ds) ignored",
+        "the state's gradient from step t+1 adds to the one via y_t.",
+        lambda *a, **k: _lstm_backward(*a, **k, no_ds=True),
+    ),
+    Mistake(
+        "ds_prev without the forget gate",
+        "s_t = f_t * s_(t-1) + ...: ds_prev = dL/ds_t * f_t.",
+        lambda *a, **k: _lstm_backward(*a, **k, no_f_in_prev=True),
+    ),
+    Mistake(
+        "the memo's forget-less backward used for the standard LSTM",
+        "with memo_form=False the state update uses f_t: include its gradient.",
+        lambda *a, **k: _lstm_backward(*a, **k, memo_for_standard=True),
+    ),
+    Mistake(
+        "sigmoid derivative used for the tanh input activation",
+        "a_t = tanh(...): its derivative is 1 - a_t^2.",
+        lambda *a, **k: _lstm_backward(*a, **k, sig_for_a=True),
+    ),
 ]
 
 
@@ -288,21 +448,38 @@ def _gru_backward(x, y_prev, p, dy, no_r=False, pytorch=False, no_direct=False, 
     dpre_u = du * dsigmoid_from_output(u)
     dz = dpre_r @ p.W_r + dpre_u @ p.W_u
     z2 = np.atleast_2d(z)
-    grads = gru.GRUParams(np.atleast_2d(dpre_r).T @ z2, np.atleast_2d(dpre_r).sum(axis=0),
-                          np.atleast_2d(dpre_u).T @ z2, np.atleast_2d(dpre_u).sum(axis=0),
-                          np.atleast_2d(dpre_a).T @ np.atleast_2d(z_a), np.atleast_2d(dpre_a).sum(axis=0))
+    grads = gru.GRUParams(
+        np.atleast_2d(dpre_r).T @ z2,
+        np.atleast_2d(dpre_r).sum(axis=0),
+        np.atleast_2d(dpre_u).T @ z2,
+        np.atleast_2d(dpre_u).sum(axis=0),
+        np.atleast_2d(dpre_a).T @ np.atleast_2d(z_a),
+        np.atleast_2d(dpre_a).sum(axis=0),
+    )
     return dz_a[..., :D] + dz[..., :D], dy_prev + dz[..., D:], grads
 
 
 _GRU_BACKWARD = [
-    Mistake("no gradient through the reset gate", "r_t scales y_(t-1) inside a_t: dL/dr_t = dL/d(r*y_prev) * y_prev.",
-            lambda *a: _gru_backward(*a, no_r=True)),
-    Mistake("PyTorch's mix (u and 1-u swapped)", "y_t = (1 - u_t) y_(t-1) + u_t a_t.",
-            lambda *a: _gru_backward(*a, pytorch=True)),
-    Mistake("missing direct path dy * (1 - u) to y_prev", "y_(t-1) reaches y_t directly with weight 1 - u_t.",
-            lambda *a: _gru_backward(*a, no_direct=True)),
-    Mistake("missing tanh derivative in the input activation", "multiply by 1 - a_t^2.",
-            lambda *a: _gru_backward(*a, no_dtanh=True)),
+    Mistake(
+        "no gradient through the reset gate",
+        "r_t scales y_(t-1) inside a_t: dL/dr_t = dL/d(r*y_prev) * y_prev.",
+        lambda *a: _gru_backward(*a, no_r=True),
+    ),
+    Mistake(
+        "PyTorch's mix (u and 1-u swapped)",
+        "y_t = (1 - u_t) y_(t-1) + u_t a_t.",
+        lambda *a: _gru_backward(*a, pytorch=True),
+    ),
+    Mistake(
+        "missing direct path dy * (1 - u) to y_prev",
+        "y_(t-1) reaches y_t directly with weight 1 - u_t.",
+        lambda *a: _gru_backward(*a, no_direct=True),
+    ),
+    Mistake(
+        "missing tanh derivative in the input activation",
+        "multiply by 1 - a_t^2.",
+        lambda *a: _gru_backward(*a, no_dtanh=True),
+    ),
 ]
 
 
@@ -317,18 +494,42 @@ def _unroll(cell, xs, state0, params, no_pass=False, reverse=False, final0=False
 
 
 _UNROLL = [
-    Mistake("state not passed on (the initial state at every step)", "feed each step the state the previous one returned.",
-            lambda *a: _unroll(*a, no_pass=True)),
-    Mistake("outputs in reverse time order", "ys[t] is the output of step t.", lambda *a: _unroll(*a, reverse=True)),
-    Mistake("the initial state returned as the final state", "return the state after the last step.",
-            lambda *a: _unroll(*a, final0=True)),
-    Mistake("each step's incoming state returned instead of its output", "collect the y each step returns.",
-            lambda *a: _unroll(*a, shifted=True)),
+    Mistake(
+        "state not passed on (the initial state at every step)",
+        "feed each step the state the previous one returned.",
+        lambda *a: _unroll(*a, no_pass=True),
+    ),
+    Mistake(
+        "outputs in reverse time order",
+        "ys[t] is the output of step t.",
+        lambda *a: _unroll(*a, reverse=True),
+    ),
+    Mistake(
+        "the initial state returned as the final state",
+        "return the state after the last step.",
+        lambda *a: _unroll(*a, final0=True),
+    ),
+    Mistake(
+        "each step's incoming state returned instead of its output",
+        "collect the y each step returns.",
+        lambda *a: _unroll(*a, shifted=True),
+    ),
 ]
 
 
-def _bptt(cell, xs, state0, params, dys, dstate_T=None, no_carry=False, last_only=False, ignore_T=False,
-          forwards=False, no_dys=False):
+def _bptt(
+    cell,
+    xs,
+    state0,
+    params,
+    dys,
+    dstate_T=None,
+    no_carry=False,
+    last_only=False,
+    ignore_T=False,
+    forwards=False,
+    no_dys=False,
+):
     states = [state0]
     for x in xs:
         states.append(cell.step(x, states[-1], params)[1])
@@ -339,32 +540,45 @@ def _bptt(cell, xs, state0, params, dys, dstate_T=None, no_carry=False, last_onl
     order = range(len(xs)) if forwards else reversed(range(len(xs)))
     for t in order:
         dy = np.zeros_like(dys[t]) if no_dys else dys[t]
-        dxs[t], dstate, dp = cell.step_backward(xs[t], states[t], params, dy, zero if no_carry and dparams is not None
-                                                else dstate)
+        dxs[t], dstate, dp = cell.step_backward(
+            xs[t], states[t], params, dy, zero if no_carry and dparams is not None else dstate
+        )
         if dparams is None or last_only:
             dparams = list(dp)
         else:
-            dparams = [a + b for a, b in zip(dparams, dp)]
+            dparams = [a + b for a, b in zip(dparams, dp, strict=True)]
     return dxs, dstate, type(params)(*dparams)
 
 
 _BPTT = [
-    Mistake("no gradient path through the state (dstate not carried to the step before)",
-            "pass the dstate each step returns on to the previous step.", lambda *a: _bptt(*a, no_carry=True)),
-    Mistake("parameter gradients not summed over time", "the parameters are shared by every step: add their gradients.",
-            lambda *a: _bptt(*a, last_only=True)),
-    Mistake("dstate_T ignored", "start the backward walk from dstate_T when it is given.",
-            lambda *a: _bptt(*a, ignore_T=True)),
+    Mistake(
+        "no gradient path through the state (dstate not carried to the step before)",
+        "pass the dstate each step returns on to the previous step.",
+        lambda *a: _bptt(*a, no_carry=True),
+    ),
+    Mistake(
+        "parameter gradients not summed over time",
+        "the parameters are shared by every step: add their gradients.",
+        lambda *a: _bptt(*a, last_only=True),
+    ),
+    Mistake(
+        "dstate_T ignored",
+        "start the backward walk from dstate_T when it is given.",
+        lambda *a: _bptt(*a, ignore_T=True),
+    ),
     Mistake("steps walked forwards in time", "go from t = T down to 1.", lambda *a: _bptt(*a, forwards=True)),
     Mistake("dys ignored", "each step receives dys[t] from above.", lambda *a: _bptt(*a, no_dys=True)),
 ]
 
 
-def _stacked(cell, xs, states0, layer_params, same_input=False, first_params=False, first_out=False, rev=False):
+def _stacked(
+    cell, xs, states0, layer_params, same_input=False, first_params=False, first_out=False, rev=False
+):
     states, inputs, first = [], xs, None
-    for l, (state0, params) in enumerate(zip(states0, layer_params)):
-        ys, state = sequence.unroll(cell, xs if same_input else inputs, state0,
-                                    layer_params[0] if first_params else params)
+    for l, (state0, params) in enumerate(zip(states0, layer_params, strict=True)):
+        ys, state = sequence.unroll(
+            cell, xs if same_input else inputs, state0, layer_params[0] if first_params else params
+        )
         first = ys if first is None else first
         inputs = ys
         states.append(state)
@@ -373,38 +587,62 @@ def _stacked(cell, xs, states0, layer_params, same_input=False, first_params=Fal
 
 
 _STACKED = [
-    Mistake("every layer reads xs (not the layer below)", "layer l + 1 reads the outputs of layer l.",
-            lambda *a: _stacked(*a, same_input=True)),
-    Mistake("the first layer's parameters used for every layer", "zip states0 with layer_params.",
-            lambda *a: _stacked(*a, first_params=True)),
-    Mistake("the first layer's outputs returned", "return the top layer's outputs.",
-            lambda *a: _stacked(*a, first_out=True)),
-    Mistake("final states in reverse order", "list the final states layer 1 first.",
-            lambda *a: _stacked(*a, rev=True)),
+    Mistake(
+        "every layer reads xs (not the layer below)",
+        "layer l + 1 reads the outputs of layer l.",
+        lambda *a: _stacked(*a, same_input=True),
+    ),
+    Mistake(
+        "the first layer's parameters used for every layer",
+        "zip states0 with layer_params.",
+        lambda *a: _stacked(*a, first_params=True),
+    ),
+    Mistake(
+        "the first layer's outputs returned",
+        "return the top layer's outputs.",
+        lambda *a: _stacked(*a, first_out=True),
+    ),
+    Mistake(
+        "final states in reverse order",
+        "list the final states layer 1 first.",
+        lambda *a: _stacked(*a, rev=True),
+    ),
 ]
 
 
-def _stacked_backward(cell, xs, states0, layer_params, dys, dstates_T=None, all_dys=False, rev=False,
-                      no_pass=False):
+def _stacked_backward(
+    cell, xs, states0, layer_params, dys, dstates_T=None, all_dys=False, rev=False, no_pass=False
+):
     L = len(layer_params)
     inputs, layer_inputs = xs, []
-    for state0, params in zip(states0, layer_params):
+    for state0, params in zip(states0, layer_params, strict=True):
         layer_inputs.append(inputs)
         inputs, _ = sequence.unroll(cell, inputs, state0, params)
     dstates0, dparams, d_out = [None] * L, [None] * L, dys
     for l in reversed(range(L)):
         given = dys if all_dys else (np.zeros_like(d_out) if no_pass and l < L - 1 else d_out)
-        d_out, dstates0[l], dparams[l] = sequence.bptt(cell, layer_inputs[l], states0[l], layer_params[l], given)
+        d_out, dstates0[l], dparams[l] = sequence.bptt(
+            cell, layer_inputs[l], states0[l], layer_params[l], given
+        )
     return d_out, dstates0, (dparams[::-1] if rev else dparams)
 
 
 _STACKED_BACKWARD = [
-    Mistake("dys given to every layer", "the layer below receives the dxs the layer above returns.",
-            lambda *a: _stacked_backward(*a, all_dys=True)),
-    Mistake("gradients not passed down (lower layers get zero)", "pass each layer's dxs on to the layer below.",
-            lambda *a: _stacked_backward(*a, no_pass=True)),
-    Mistake("layer gradients in reverse order", "dlayer_params[l] belongs to layer_params[l].",
-            lambda *a: _stacked_backward(*a, rev=True)),
+    Mistake(
+        "dys given to every layer",
+        "the layer below receives the dxs the layer above returns.",
+        lambda *a: _stacked_backward(*a, all_dys=True),
+    ),
+    Mistake(
+        "gradients not passed down (lower layers get zero)",
+        "pass each layer's dxs on to the layer below.",
+        lambda *a: _stacked_backward(*a, no_pass=True),
+    ),
+    Mistake(
+        "layer gradients in reverse order",
+        "dlayer_params[l] belongs to layer_params[l].",
+        lambda *a: _stacked_backward(*a, rev=True),
+    ),
 ]
 
 MISTAKES = {

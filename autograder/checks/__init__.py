@@ -10,5 +10,16 @@ from .compare import GROUPS, TOLERANCES, Outcome, Tolerance
 from .notebook import check, ready, show_setup
 from .registry import CHECKS, CHECKS_BY_ID, LESSONS, checks_for
 
-__all__ = ["CHECKS", "CHECKS_BY_ID", "GROUPS", "LESSONS", "TOLERANCES", "Outcome", "Tolerance",
-           "check", "checks_for", "ready", "show_setup"]
+__all__ = [
+    "CHECKS",
+    "CHECKS_BY_ID",
+    "GROUPS",
+    "LESSONS",
+    "TOLERANCES",
+    "Outcome",
+    "Tolerance",
+    "check",
+    "checks_for",
+    "ready",
+    "show_setup",
+]

@@ -96,7 +96,7 @@ def _get(ref, buffers):
     off = int(ref["off"])
     if off < 0 or off + size > buf.size:
         raise ValueError("array reference out of range")
-    return buf[off:off + size].reshape(shape).copy()
+    return buf[off : off + size].reshape(shape).copy()
 
 
 def encode(value, store):
@@ -106,8 +106,12 @@ def encode(value, store):
     if isinstance(value, Leaf):
         return {"leaf": value.kind, "a": store.put(value.value)}
     if isinstance(value, Seq):
-        return {"seq": value.kind, "name": value.name, "fields": list(value.fields),
-                "items": [encode(v, store) for v in value.items]}
+        return {
+            "seq": value.kind,
+            "name": value.name,
+            "fields": list(value.fields),
+            "items": [encode(v, store) for v in value.items],
+        }
     if isinstance(value, Other):
         return {"other": value.kind}
     if isinstance(value, np.ndarray):
@@ -154,8 +158,12 @@ def decode(node, buffers, classes=None):
         if "leaf" in n:
             return Leaf(str(n["leaf"]), _get(n["a"], buffers))
         if "seq" in n:
-            return Seq(str(n["seq"]), [walk(v) for v in n["items"]], str(n.get("name", "")),
-                       tuple(str(f) for f in n.get("fields", ())))
+            return Seq(
+                str(n["seq"]),
+                [walk(v) for v in n["items"]],
+                str(n.get("name", "")),
+                tuple(str(f) for f in n.get("fields", ())),
+            )
         if "other" in n:
             return Other(str(n["other"]))
         if "a" in n:
@@ -213,6 +221,7 @@ def load(path_or_file):
 
 # ---- case files (parent -> sandbox) ------------------------------------------------------
 
+
 def write_cases(cases, directory):
     """Write ``cases`` to ``directory/cases.npz`` (one file, meta + buffers)."""
     import pathlib
@@ -226,22 +235,33 @@ def write_cases(cases, directory):
 
 def case_to_json(case, store):
     return {
-        "case_id": case.case_id, "check_id": case.check_id, "label": case.label,
-        "group": case.group, "visible": case.visible,
+        "case_id": case.case_id,
+        "check_id": case.check_id,
+        "label": case.label,
+        "group": case.group,
+        "visible": case.visible,
         "args": encode(tuple(case.args), store),
         "kwargs": encode(dict(case.kwargs), store),
-        "replay": [{"function": f, "args": encode(tuple(a), store), "result": encode(r, store)}
-                   for f, a, r in case.replay],
+        "replay": [
+            {"function": f, "args": encode(tuple(a), store), "result": encode(r, store)}
+            for f, a, r in case.replay
+        ],
     }
 
 
 def case_from_json(n, buffers, classes=None):
     return Case(
-        case_id=str(n["case_id"]), check_id=str(n["check_id"]), label=str(n["label"]),
-        group=str(n["group"]), visible=bool(n["visible"]),
-        args=decode(n["args"], buffers, classes), kwargs=decode(n["kwargs"], buffers, classes),
-        replay=[(str(r["function"]), decode(r["args"], buffers, classes), decode(r["result"], buffers, classes))
-                for r in n["replay"]],
+        case_id=str(n["case_id"]),
+        check_id=str(n["check_id"]),
+        label=str(n["label"]),
+        group=str(n["group"]),
+        visible=bool(n["visible"]),
+        args=decode(n["args"], buffers, classes),
+        kwargs=decode(n["kwargs"], buffers, classes),
+        replay=[
+            (str(r["function"]), decode(r["args"], buffers, classes), decode(r["result"], buffers, classes))
+            for r in n["replay"]
+        ],
     )
 
 
@@ -257,6 +277,7 @@ def read_case_meta(directory):
 
 
 # ---- result files (sandbox -> parent) ----------------------------------------------------
+
 
 def write_results(check_id, results, directory):
     """``results``: {case_id: result dict from executor.run_case}."""

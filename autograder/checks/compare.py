@@ -134,10 +134,13 @@ def _compare(want, got, dtype, tol, name, visible, problems):
         if not isinstance(got, Seq) or len(got.items) != len(want):
             expected = f"{len(want)} values" + (f" ({', '.join(fields)})" if fields else "")
             label = name if name and isinstance(name, str) else "the result"
-            problems.append(Problem("structure", f"{label} should be {expected}, "
-                                                 f"but your function returned {_describe(got)}."))
+            problems.append(
+                Problem(
+                    "structure", f"{label} should be {expected}, but your function returned {_describe(got)}."
+                )
+            )
             return
-        for i, (w, g) in enumerate(zip(want, got.items)):
+        for i, (w, g) in enumerate(zip(want, got.items, strict=True)):
             if fields:
                 sub = f"{name}.{fields[i]}" if name else fields[i]
             elif isinstance(name, tuple):
@@ -149,16 +152,28 @@ def _compare(want, got, dtype, tol, name, visible, problems):
     want = np.asarray(want)
     values = _as_array(got)
     if values is None:
-        problems.append(Problem("type", f"{name} should be a numpy array of shape {want.shape}, "
-                                        f"but your function returned {_describe(got)}."))
+        problems.append(
+            Problem(
+                "type",
+                f"{name} should be a numpy array of shape {want.shape}, "
+                f"but your function returned {_describe(got)}.",
+            )
+        )
         return
     if values.shape != want.shape:
-        problems.append(Problem("shape", f"{name} has shape {values.shape}; it should have shape {want.shape}."))
+        problems.append(
+            Problem("shape", f"{name} has shape {values.shape}; it should have shape {want.shape}.")
+        )
         return
     if not np.all(np.isfinite(values)):
         idx = tuple(np.argwhere(~np.isfinite(values))[0])
-        problems.append(Problem("finite", f"{name}{_index(idx)} is {_fmt(values[idx])}: results must be finite "
-                                          "(an overflow? use a numerically stable formula)."))
+        problems.append(
+            Problem(
+                "finite",
+                f"{name}{_index(idx)} is {_fmt(values[idx])}: results must be finite "
+                "(an overflow? use a numerically stable formula).",
+            )
+        )
         return
     bad, diff = diff_arrays(want, values, tol)
     if bad.any():
@@ -166,25 +181,41 @@ def _compare(want, got, dtype, tol, name, visible, problems):
         where = f"{name}{_index(idx)}"
         count = f"{int(bad.sum())} of {bad.size} elements differ"
         if visible:
-            text = (f"{where} is {_fmt(values[idx])} but should be {_fmt(want[idx])} "
-                    f"({count}, largest difference {float(np.max(diff)):.3g}).")
+            text = (
+                f"{where} is {_fmt(values[idx])} but should be {_fmt(want[idx])} "
+                f"({count}, largest difference {float(np.max(diff)):.3g})."
+            )
         else:
             text = f"{where} is {_fmt(values[idx])}, which is not what the reference gives ({count})."
         problems.append(Problem("value", text))
         return
     if not isinstance(got, Leaf) or got.kind != "ndarray":
-        problems.append(Problem("type", f"{name} is {_describe(got)}, not a plain numpy.ndarray "
-                                        "(the values are right: return np.asarray(...) of it).", hygiene=True))
+        problems.append(
+            Problem(
+                "type",
+                f"{name} is {_describe(got)}, not a plain numpy.ndarray "
+                "(the values are right: return np.asarray(...) of it).",
+                hygiene=True,
+            )
+        )
     elif got.value.dtype != np.dtype(dtype):
-        problems.append(Problem("dtype", f"{name} has dtype {got.value.dtype}, but the inputs were {dtype}: "
-                                         f"functions keep the dtype they are given."))
+        problems.append(
+            Problem(
+                "dtype",
+                f"{name} has dtype {got.value.dtype}, but the inputs were {dtype}: "
+                f"functions keep the dtype they are given.",
+            )
+        )
 
 
 def matches(want, got, tol):
     """True when ``got`` equals ``want`` within ``tol`` (values and structure only)."""
     if isinstance(want, (tuple, list)):
-        return (isinstance(got, Seq) and len(got.items) == len(want)
-                and all(matches(w, g, tol) for w, g in zip(want, got.items)))
+        return (
+            isinstance(got, Seq)
+            and len(got.items) == len(want)
+            and all(matches(w, g, tol) for w, g in zip(want, got.items, strict=True))
+        )
     values = _as_array(got)
     want = np.asarray(want)
     if values is None or values.shape != want.shape or not np.all(np.isfinite(values)):
@@ -193,7 +224,8 @@ def matches(want, got, tol):
 
 
 class Verdict(NamedTuple):
-    """One case judged: ``ok`` (no problem for its group), ``hygiene_ok`` and the message."""
+    """One case judged: ``ok`` (no problem for its group), ``hygiene_ok`` (None when the
+    case produced no output to inspect) and the message."""
 
     case_id: str
     group: str
@@ -213,22 +245,32 @@ def judge_case(case, result, want, mistakes, dtype):
     """
     where = f'{"case" if case.visible else "hidden case"} "{case.label}"'
     if result is None:
-        return Verdict(case.case_id, case.group, False, True, f"No result for {where} (did the run stop early?).")
+        return Verdict(
+            case.case_id, case.group, False, None, f"No result for {where} (did the run stop early?)."
+        )
     if result.get("error"):
         text = result["error"]
         if text.startswith("NotImplementedError"):
             msg = f"`{case.check_id.split('.')[1]}` is not written yet (it raises NotImplementedError)."
         else:
             msg = f"On {where} your function raised {text}"
-        return Verdict(case.case_id, case.group, False, True, msg)
+        return Verdict(case.case_id, case.group, False, None, msg)
     tol = TOLERANCES[str(np.dtype(dtype))]
     problems = compare(want, result["output"], dtype, tol, OUTPUT_NAMES.get(case.check_id, ""), case.visible)
     for text in result.get("modified", []):
-        problems.append(Problem("modified", f"your function changed its input `{text}` in place "
-                                            "(in-place modification of an input): work on new arrays, "
-                                            "e.g. `s = f * s_prev` rather than `s_prev *= f`.", hygiene=True))
+        problems.append(
+            Problem(
+                "modified",
+                f"your function changed its input `{text}` in place "
+                "(in-place modification of an input): work on new arrays, "
+                "e.g. `s = f * s_prev` rather than `s_prev *= f`.",
+                hygiene=True,
+            )
+        )
     for text in result.get("aliased", []):
-        problems.append(Problem("aliased", f"{text}: return a new array, not a view of an input.", hygiene=True))
+        problems.append(
+            Problem("aliased", f"{text}: return a new array, not a view of an input.", hygiene=True)
+        )
     if not problems:
         return Verdict(case.case_id, case.group, True, True, "")
     first = problems[0]
@@ -257,7 +299,8 @@ def score_check(check_id, points, verdicts):
         return Outcome(0.0, float(points), f"{check_id}: no cases were run.")
     groups = [g for g in GROUPS if g == "hygiene" or any(v.group == g for v in verdicts)]
     passed = {g: all(v.ok for v in verdicts if v.group == g) for g in groups if g != "hygiene"}
-    passed["hygiene"] = all(v.hygiene_ok for v in verdicts)
+    seen = [v.hygiene_ok for v in verdicts if v.hygiene_ok is not None]
+    passed["hygiene"] = bool(seen) and all(seen)
     if all(passed.values()):
         return Outcome(float(points), float(points), f"All {len(verdicts)} cases pass.")
     score = 0.0
@@ -265,15 +308,21 @@ def score_check(check_id, points, verdicts):
         score = round(points * sum(passed.values()) / len(groups), 2)
     order = {g: i for i, g in enumerate(GROUPS)}
     failing = sorted((v for v in verdicts if not v.ok), key=lambda v: order[v.group])
-    failing += [v for v in verdicts if v.ok and not v.hygiene_ok]
+    failing += [v for v in verdicts if v.ok and v.hygiene_ok is False]
     lines = [failing[0].message] if failing else []
-    lines.append("Passed: " + (", ".join(g for g in groups if passed[g]) or "none")
-                 + "; failed: " + ", ".join(g for g in groups if not passed[g]) + ".")
+    lines.append(
+        "Passed: "
+        + (", ".join(g for g in groups if passed[g]) or "none")
+        + "; failed: "
+        + ", ".join(g for g in groups if not passed[g])
+        + "."
+    )
     return Outcome(score, float(points), "\n".join(lines))
 
 
 def case_dtype(case):
     """The float dtype of a case's inputs ("float64" unless an array input is float32)."""
+
     def walk(v):
         if isinstance(v, np.ndarray):
             yield v.dtype

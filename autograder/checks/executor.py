@@ -16,7 +16,6 @@ mistake in forget_gate costs forget_gate's points only.
 
 import argparse
 import contextlib
-import copy
 import importlib
 import importlib.util
 import inspect
@@ -30,12 +29,13 @@ import warnings
 import numpy as np
 
 from .casefile import Leaf, Other, Seq, case_from_json, read_case_meta, write_results
-from .probe import ProbeCell, ProbeParams
+from .probe import ProbeParams
 
 MAX_ITEMS = 10_000
 
 
 # ---- loading the learner's package -----------------------------------------------------
+
 
 def load_rnnkit(course_dir):
     """Import ``course_dir/rnnkit`` as the package ``rnnkit`` from that path only.
@@ -88,6 +88,7 @@ def param_classes(pkg):
 
 # ---- running one case --------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _quiet():
     """Keep warnings off stderr (nbgrader zeroes a cell with stderr output) and collect them."""
@@ -113,7 +114,7 @@ def _walk_arrays(value, path):
     if isinstance(value, np.ndarray):
         yield path, value
     elif isinstance(value, tuple) and hasattr(value, "_fields"):
-        for f, v in zip(value._fields, value):
+        for f, v in zip(value._fields, value, strict=True):
             yield from _walk_arrays(v, f"{path}.{f}")
     elif isinstance(value, (tuple, list)):
         for i, v in enumerate(value):
@@ -129,6 +130,8 @@ def _copy_args(value):
         return tuple(_copy_args(v) for v in value)
     if isinstance(value, list):
         return [_copy_args(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy_args(v) for k, v in value.items()}
     return value
 
 
@@ -182,7 +185,7 @@ def _flat(value):
 def _same_args(a, b):
     if len(a) != len(b):
         return False
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x is None or y is None:
             if x is not y:
                 return False
@@ -268,26 +271,35 @@ def run_case(pkg, case):
         except (TypeError, ValueError):
             names = []
         names += [f"argument {i + 1}" for i in range(len(names), len(case.args))]
-        args = tuple(case.args)
-        snapshot = _copy_args(args), _copy_args(dict(case.kwargs))
+        # The learner gets copies: an in-place change must not leak into the case itself.
+        args, kwargs = _copy_args(tuple(case.args)), _copy_args(dict(case.kwargs))
+        snapshot = tuple(case.args), dict(case.kwargs)
         try:
             with np.errstate(all="warn"), _replaying(pkg, case.replay):
-                output = fn(*args, **case.kwargs)
+                output = fn(*args, **kwargs)
         except (Exception, SystemExit, KeyboardInterrupt) as e:  # noqa: BLE001
             result["error"] = _error_text(e, pkg_dir)
             output = None
         result["warnings"] = [str(w.message)[:200] for w in caught][:5]
-    inputs = list(_walk_arrays(args, "")) + list(_walk_arrays(tuple(case.kwargs.values()), "kw"))
+    inputs = list(_walk_arrays(args, "")) + list(_walk_arrays(tuple(kwargs.values()), "kw"))
     olds = list(_walk_arrays(snapshot[0], "")) + list(_walk_arrays(tuple(snapshot[1].values()), "kw"))
-    for (path, new), (_, old) in zip(inputs, olds):
-        if new.shape != old.shape or not np.array_equal(new, old, equal_nan=True):
-            result["modified"].append(_arg_name(path, names, case.kwargs))
+    before = dict(olds)
+    changed = [
+        path
+        for path, new in inputs
+        if path not in before
+        or new.shape != before[path].shape
+        or not np.array_equal(new, before[path], equal_nan=True)
+    ]
+    changed += [path for path in before if path not in dict(inputs)]  # a list argument shrank
+    result["modified"] = list(dict.fromkeys(_arg_name(path, names, case.kwargs) for path in changed))
     if result["error"] is None:
         for out_path, out in _walk_arrays(output if isinstance(output, (tuple, list)) else (output,), ""):
             for path, arr in inputs:
                 if np.shares_memory(out, arr):
                     result["aliased"].append(
-                        f"{_output_name(out_path)} shares memory with {_arg_name(path, names, case.kwargs)}")
+                        f"{_output_name(out_path)} shares memory with {_arg_name(path, names, case.kwargs)}"
+                    )
         result["output"] = normalize(output)
     return result
 
@@ -313,6 +325,7 @@ def run_cases(pkg, cases):
 
 
 # ---- command line (sandbox) ---------------------------------------------------------------
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run check cases against a learner's rnnkit.")

@@ -10,7 +10,6 @@ import sys
 
 from . import compare
 from .casefile import case_from_json, decode, load
-from .executor import param_classes, run_case
 from .registry import CHECKS_BY_ID
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -26,12 +25,16 @@ def _rnnkit():
 def load_fixture(check_id, pkg=None):
     """(cases, expected {case_id: output}, mistakes {case_id: [(name, hint, output)]}) of the
     published fixture of one check."""
+    from .executor import param_classes
+
     meta, buffers = load(FIXTURES / f"{check_id}.npz")
     classes = param_classes(pkg) if pkg is not None else {}
     cases = [case_from_json(n, buffers, classes) for n in meta["cases"]]
     expected = {k: decode(v, buffers) for k, v in meta["expected"].items()}
-    mistakes = {k: [(m["name"], m["hint"], decode(m["output"], buffers)) for m in v]
-                for k, v in meta["mistakes"].items()}
+    mistakes = {
+        k: [(m["name"], m["hint"], decode(m["output"], buffers)) for m in v]
+        for k, v in meta["mistakes"].items()
+    }
     return cases, expected, mistakes
 
 
@@ -49,24 +52,33 @@ def check(check_id):
     """
     if check_id not in CHECKS_BY_ID:
         raise _unknown(check_id)
+    from .executor import run_case
+
     pkg = _rnnkit()
     cases, expected, mistakes = load_fixture(check_id, pkg)
     verdicts = []
     for case in cases:
         result = run_case(pkg, case)
-        verdicts.append(compare.judge_case(case, result, expected[case.case_id],
-                                           mistakes.get(case.case_id, []), compare.case_dtype(case)))
+        verdicts.append(
+            compare.judge_case(
+                case, result, expected[case.case_id], mistakes.get(case.case_id, []), compare.case_dtype(case)
+            )
+        )
     failing = [v for v in verdicts if not v.ok] + [v for v in verdicts if v.ok and not v.hygiene_ok]
     if failing:
         passed = sum(v.ok and v.hygiene_ok for v in verdicts)
         raise AssertionError(f"{check_id}: {passed} of {len(verdicts)} cases pass.\n{failing[0].message}")
-    print(f"{check_id}: all {len(verdicts)} visible cases pass. "
-          "(Grading runs hidden cases like these with fresh inputs.)")
+    print(
+        f"{check_id}: all {len(verdicts)} visible cases pass. "
+        "(Grading runs hidden cases like these with fresh inputs.)"
+    )
 
 
 def ready(*check_ids):
     """True when the learner functions behind ``check_ids`` are written (a tiny call
     raises no NotImplementedError); otherwise prints which one is missing and returns False."""
+    from .executor import run_case
+
     pkg = _rnnkit()
     for check_id in check_ids:
         if check_id not in CHECKS_BY_ID:
@@ -78,9 +90,16 @@ def ready(*check_ids):
         error = run_case(pkg, case)["error"] or ""
         if error.startswith("NotImplementedError"):
             inner = error.rsplit(" in ", 1)[-1].rstrip(")") if " in " in error else function
-            needs = "" if inner == function else f" (it calls `{inner}`, which is not written yet)"
-            print(f"This experiment uses your `{function}` (rnnkit/{module}.py){needs}; "
-                  "it is not ready yet: come back after the exercise.")
+            if inner == function:
+                print(
+                    f"This experiment uses your `{function}` (rnnkit/{module}.py), which is not written "
+                    "yet: come back after the exercise."
+                )
+            else:
+                print(
+                    f"This experiment uses your `{function}` (rnnkit/{module}.py), which needs `{inner}`, "
+                    "not written yet: come back after the exercise."
+                )
             return False
     return True
 
@@ -98,8 +117,10 @@ def show_setup(course_dir):
         print(f"Using your rnnkit in {where}; checks from {pathlib.Path(__file__).resolve().parent}.")
     else:
         bar = "!" * 78
-        print(f"{bar}\n!!! WARNING: this notebook is using the rnnkit in {where},\n"
-              f"!!! not the copy in your course folder {course}.\n"
-              "!!! Your edits would not be checked. Another rnnkit (perhaps an installed reference\n"
-              "!!! package) shadows yours: uninstall it or open the notebook from the course folder,\n"
-              f"!!! then restart the kernel.\n{bar}")
+        print(
+            f"{bar}\n!!! WARNING: this notebook is using the rnnkit in {where},\n"
+            f"!!! not the copy in your course folder {course}.\n"
+            "!!! Your edits would not be checked. Another rnnkit (perhaps an installed reference\n"
+            "!!! package) shadows yours: uninstall it or open the notebook from the course folder,\n"
+            f"!!! then restart the kernel.\n{bar}"
+        )

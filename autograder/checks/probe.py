@@ -41,10 +41,12 @@ class ProbeCell:
         c_new = 0.8 * c + 0.3 * h_new
         return h_new, (h_new, c_new)
 
-    def step_backward(self, x, state_prev, params, dy, dstate):
+    def step_backward(self, x, state_prev, params, dy, dstate=None):
         """Gradients of one step: dy = dL/dy_t from above, dstate = dL/d(h', c') from
-        step t+1 -> (dx, (dh, dc), ProbeParams of gradients)."""
+        step t+1 (None: zero) -> (dx, (dh, dc), ProbeParams of gradients)."""
         h, c = state_prev
+        if dstate is None:
+            dstate = (np.zeros_like(dy), np.zeros_like(dy))
         g = np.tanh(x @ params.A + h @ params.C + params.b)
         dh_new_from_next, dc_new = dstate
         dh_new = dy + dh_new_from_next + 0.3 * dc_new

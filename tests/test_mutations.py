@@ -1,0 +1,140 @@
+"""Mutation suite: every known mistake (and more) must lose points; correct
+variants written differently must get full marks.
+
+Each mutant or variant is a temporary copy of the reference rnnkit with one
+function's solution region changed (tests/mutants.py), loaded under a fresh
+package name and judged in this process (the grading path runs the same
+executor and judge, in a sandbox).
+"""
+
+import importlib.util
+import itertools
+import pathlib
+import re
+import shutil
+import sys
+import textwrap
+
+import pytest
+
+from autograder.cases import make_cases
+from autograder.checks.registry import CHECKS, CHECKS_BY_ID
+from autograder.judge import expectations, grade_in_process
+from tests.mutants import MUTANTS, VARIANTS
+
+REFERENCE = pathlib.Path(__file__).resolve().parents[1] / "rnnkit"
+SEED = 31337
+_counter = itertools.count()
+
+
+def solution_region(source, function):
+    """(start, end) line indices of the body between the markers of ``function``."""
+    lines = source.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if re.match(rf"def {function}\(", line))
+    begin = next(i for i in range(start, len(lines)) if lines[i].strip() == "### BEGIN SOLUTION")
+    end = next(i for i in range(begin, len(lines)) if lines[i].strip() == "### END SOLUTION")
+    return lines, begin, end
+
+
+def mutate(source, function, change):
+    """``source`` with ``function``'s solution region replaced (a new body) or edited
+    (a list of (old, new[, count]))."""
+    lines, begin, end = solution_region(source, function)
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    if isinstance(change, str):
+        body = textwrap.indent(textwrap.dedent(change), indent)
+    else:
+        body = "".join(lines[begin + 1 : end])
+        for edit in change:
+            old, new = edit[0], edit[1]
+            count = edit[2] if len(edit) > 2 else 1
+            assert body.count(old) == count, f"{function}: {old!r} found {body.count(old)} times"
+            body = body.replace(old, new)  # a multi-line ``new`` carries its own indentation
+    return "".join(lines[: begin + 1]) + body + "".join(lines[end:])
+
+
+def load_package(tmp_path, check_id, change):
+    """A modified copy of the reference rnnkit, imported as a fresh package."""
+    module, function = check_id.split(".")
+    name = f"rnnkit_mutant_{next(_counter)}"
+    root = tmp_path / name
+    shutil.copytree(REFERENCE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / f"{module}.py"
+    path.write_text(mutate(path.read_text(), function, change))
+    spec = importlib.util.spec_from_file_location(
+        name, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules[name] = pkg
+    spec.loader.exec_module(pkg)
+    return pkg
+
+
+def unload(pkg):
+    for key in [k for k in sys.modules if k == pkg.__name__ or k.startswith(pkg.__name__ + ".")]:
+        del sys.modules[key]
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """Cases and expected values per check, computed once."""
+    out = {}
+    for spec in CHECKS:
+        cases = make_cases(SEED, check_ids=[spec.check_id])
+        out[spec.check_id] = (cases, expectations(cases))
+    return out
+
+
+def judge_change(tmp_path, prepared, check_id, change):
+    pkg = load_package(tmp_path, check_id, change)
+    try:
+        cases, expected = prepared[check_id]
+        return grade_in_process(pkg, SEED, check_ids=[check_id], cases=cases, expected=expected)[check_id]
+    finally:
+        unload(pkg)
+
+
+MUTANT_PARAMS = [pytest.param(cid, m, id=f"{cid}:{m[0]}") for cid, ms in MUTANTS.items() for m in ms]
+VARIANT_PARAMS = [pytest.param(cid, v, id=f"{cid}:{v[0]}") for cid, vs in VARIANTS.items() for v in vs]
+
+
+def test_every_learner_function_has_mutants_and_variants():
+    for spec in CHECKS:
+        assert len(MUTANTS.get(spec.check_id, [])) >= 3, spec.check_id
+        assert len(VARIANTS.get(spec.check_id, [])) >= 2, spec.check_id
+
+
+def test_mutate_changes_only_the_region():
+    source = (REFERENCE / "gru.py").read_text()
+    changed = mutate(source, "final_output", "return u * y_prev + (1 - u) * a\n")
+    assert changed != source
+    assert changed.count("### BEGIN SOLUTION") == source.count("### BEGIN SOLUTION")
+    assert "return u * y_prev + (1 - u) * a" in changed
+    assert "(1 - u) * y_prev + u * a" not in changed.split("def final_output")[1].split("def gru_step")[0]
+
+
+@pytest.mark.parametrize("check_id, mutant", MUTANT_PARAMS)
+def test_mutant_loses_points(tmp_path, prepared, check_id, mutant):
+    name, change, recognised = mutant
+    outcome = judge_change(tmp_path, prepared, check_id, change)
+    assert outcome.max_score == CHECKS_BY_ID[check_id].points
+    assert outcome.score < outcome.max_score, f"mutant {name!r} got full marks: {outcome.message}"
+    if recognised is not None:
+        assert "known mistake" in outcome.message and recognised in outcome.message, outcome.message
+
+
+@pytest.mark.parametrize("check_id, variant", VARIANT_PARAMS)
+def test_correct_variant_gets_full_marks(tmp_path, prepared, check_id, variant):
+    name, change = variant
+    outcome = judge_change(tmp_path, prepared, check_id, change)
+    assert outcome.score == outcome.max_score, f"variant {name!r}: {outcome.message}"
+
+
+def test_reference_gets_full_marks(prepared):
+    import rnnkit
+
+    for check_id, (cases, expected) in prepared.items():
+        outcome = grade_in_process(rnnkit, SEED, check_ids=[check_id], cases=cases, expected=expected)[
+            check_id
+        ]
+        assert outcome.score == outcome.max_score, (check_id, outcome.message)
