@@ -1,0 +1,146 @@
+"""Measure the check tolerances against correct variants and known mistakes.
+
+    python -m autograder.calibrate [--seeds N]
+
+For every check and many hidden-case seeds it reports, in units of the scaled
+error  e = max|got - want| / max(1, max|want|)  (want: the float64 reference):
+- correct64: the largest e of independent correct float64 implementations
+  (split weight blocks, the mistakes module's formulas with no mistake switched on);
+- correct32: the largest e of the reference run on the float32 inputs (what a
+  correct learner returns for the float32 cases);
+- mistake: the smallest, over the known mistakes, of their largest e over the cases
+  (how far the least visible mistake moves the output where it shows);
+- band: how many (mistake, case) pairs land within a factor 10 of the tolerance
+  (where a pass or a fail would be luck).
+The tolerances in ``autograder/checks/compare.py`` sit between these with margins.
+"""
+
+import argparse
+
+import numpy as np
+
+from . import mistakes as M
+from .cases import check_cases, expected_output, upcast
+from .checks.compare import TOLERANCES
+from .checks.registry import CHECKS
+from .mistakes import MISTAKES, mistake_outputs
+
+
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield np.asarray(value, dtype=np.float64)
+
+
+def scaled_error(got, want):
+    """max |got - want| / max(1, max |want|) over all arrays; inf on a shape mismatch."""
+    worst = 0.0
+    g, w = list(_leaves(got)), list(_leaves(want))
+    if len(g) != len(w):
+        return np.inf
+    for a, b in zip(g, w, strict=True):
+        if a.shape != b.shape:
+            return np.inf
+        scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
+        worst = max(worst, float(np.max(np.abs(a - b), initial=0.0)) / scale)
+    return worst
+
+
+def _split_gate(act):
+    def gate(x, y_prev, W, b):
+        D = x.shape[-1]
+        return act(x @ W[:, :D].T + y_prev @ W[:, D:].T + b)
+
+    return gate
+
+
+def _split_gru_act(x, y_prev, r, W, b):
+    D = x.shape[-1]
+    return np.tanh(x @ W[:, :D].T + (r * y_prev) @ W[:, D:].T + b)
+
+
+def _stable_sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+ALTERNATIVES = {
+    "rnn.rnn_step": _split_gate(np.tanh),
+    "lstm.forget_gate": _split_gate(_stable_sigmoid),
+    "lstm.input_gate": _split_gate(_stable_sigmoid),
+    "lstm.input_activation": _split_gate(np.tanh),
+    "lstm.output_gate": _split_gate(_stable_sigmoid),
+    "lstm.new_state": lambda f, I, a, s_prev: a * I + s_prev * f,
+    "lstm.final_output": lambda O, s: O * (2 * _stable_sigmoid(2 * s) - 1),
+    "lstm.lstm_step": lambda *a: M._lstm_step(*a),
+    "gru.reset_gate": _split_gate(_stable_sigmoid),
+    "gru.update_gate": _split_gate(_stable_sigmoid),
+    "gru.input_activation": _split_gru_act,
+    "gru.final_output": lambda u, y_prev, a: y_prev + u * (a - y_prev),
+    "gru.gru_step": lambda *a: M._gru_step(*a),
+    "rnn.rnn_step_backward": lambda *a: M._rnn_backward(*a),
+    "lstm.lstm_step_backward": lambda *a, **k: M._lstm_backward(*a, **k),
+    "gru.gru_step_backward": lambda *a: M._gru_backward(*a),
+    "sequence.unroll": lambda *a: M._unroll(*a),
+    "sequence.bptt": lambda *a: M._bptt(*a),
+    "multilayer.stacked_forward": lambda *a: M._stacked(*a),
+    "multilayer.stacked_backward": lambda *a: M._stacked_backward(*a),
+}
+
+
+def measure(check_id, seeds):
+    """Dict of the measurements described in the module docstring for one check."""
+    from .cases import reference_function
+
+    ref = reference_function(check_id)
+    correct64 = correct32 = 0.0
+    worst_by_mistake = {m.name: 0.0 for m in MISTAKES[check_id]}
+    band = 0
+    tol32 = TOLERANCES["float32"].rtol + TOLERANCES["float32"].atol
+    tol64 = TOLERANCES["float64"].rtol + TOLERANCES["float64"].atol
+    cases = check_cases(check_id, visible=True)
+    for seed in seeds:
+        cases += check_cases(check_id, seed=seed, visible=False)
+    for case in cases:
+        args, kwargs = upcast(tuple(case.args)), upcast(dict(case.kwargs))
+        want = expected_output(case)
+        correct64 = max(correct64, scaled_error(ALTERNATIVES[check_id](*args, **kwargs), want))
+        is32 = case.group == "float32"
+        if is32:
+            correct32 = max(correct32, scaled_error(ref(*case.args, **case.kwargs), want))
+        tol = tol32 if is32 else tol64
+        for name, _, output in mistake_outputs(case, args, kwargs):
+            if output is None:
+                continue
+            e = scaled_error(output, want)
+            if np.isfinite(e):
+                worst_by_mistake[name] = max(worst_by_mistake[name], e)
+                if tol / 10 < e < tol * 10:
+                    band += 1
+    seen = [v for v in worst_by_mistake.values() if v > 0]
+    return {"correct64": correct64, "correct32": correct32, "mistake": min(seen) if seen else np.nan, "band": band}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="hidden-case seeds per check")
+    args = parser.parse_args(argv)
+    seeds = range(1000, 1000 + args.seeds)
+    print(f"tolerances: {dict(TOLERANCES)}")
+    print(f"{'check':32s} {'correct64':>10s} {'correct32':>10s} {'mistake':>10s} {'band':>5s}")
+    rows = {}
+    with np.errstate(all="ignore"):
+        for spec in CHECKS:
+            r = rows[spec.check_id] = measure(spec.check_id, seeds)
+            print(f"{spec.check_id:32s} {r['correct64']:10.2e} {r['correct32']:10.2e} {r['mistake']:10.2e} "
+                  f"{r['band']:5d}")
+    print(f"{'all':32s} {max(r['correct64'] for r in rows.values()):10.2e} "
+          f"{max(r['correct32'] for r in rows.values()):10.2e} "
+          f"{min(r['mistake'] for r in rows.values()):10.2e} {sum(r['band'] for r in rows.values()):5d}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
