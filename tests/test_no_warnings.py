@@ -337,3 +337,14 @@ def test_sequence_model_forward_and_backward(name, dtype, magnitude):
     grads = strict(model.backward, dpred)
     finite(grads)
     assert all(g.dtype == np.dtype(dtype) for g in grads)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "clip_by_global_norm squares the gradients: a float64 element above ~1e154 overflows, "
+    "warns, and the clip returns zeros instead of a unit-norm gradient"))
+def test_clipping_a_gradient_too_large_to_square():
+    from rnnkit import train
+
+    clipped, norm = strict(train.clip_by_global_norm, [np.array([1e200, -1e200, 1.0])], 1.0)
+    assert np.isfinite(norm)
+    np.testing.assert_allclose(clipped[0], [2 ** -0.5, -(2 ** -0.5), 0.0], atol=1e-12)

@@ -40,8 +40,9 @@ match is impossible, and the exact correspondences are:
   any r, any sequence length.
 Outside those, with the natural mapping (W_hn = W_ah, b_in = b_a, b_hn = 0) and
 PyTorch's default initialisation, outputs of one step from a random state differ
-by about 0.1 at most over a batch of 64 (always above 1e-2): the two GRUs are
-different functions of the same weights, not the same function up to rounding.
+by about 0.02 per element on average and 0.1 at most over a batch of 64 (0.08 to
+0.18 over seeds, never below 1e-2): the two GRUs are different functions of the
+same weights, not the same function up to rounding.
 
 Backward passes are checked against PyTorch's autograd: through nn.RNN and
 nn.LSTM themselves (a single step is a sequence of length 1), and for the memo's
