@@ -108,7 +108,10 @@ def find_leaks(paths, package_lines=None, notebook_lines=None):
     in_notebooks = sorted(set(filter(_worth_searching_in_notebooks, package_lines)) | set(notebook_lines))
     files = []
     for p in map(Path, paths):
-        files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file()))
+        elif p.is_file():
+            files.append(p)
     findings = []
     for f in files:
         if f.suffix not in TEXT_SUFFIXES or "__pycache__" in f.parts:

@@ -1,0 +1,186 @@
+"""The nbgrader course directory: nbgrader's own commands release nothing secret and keep learners' files."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder import course, notebooks, release
+from autograder.checks.registry import CHECKS, CHECKS_BY_ID, LESSONS, checks_for
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "rnnkit"
+ASSIGNMENTS = [lesson.assignment for lesson in LESSONS]
+ORDER = {a: i for i, a in enumerate(ASSIGNMENTS)}
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory):
+    return course.build_course(tmp_path_factory.mktemp("course") / "rnn-course")
+
+
+@pytest.fixture(scope="module")
+def config(course_dir):
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+
+
+def _expected_release(rel, assignment):
+    """The released text of rnnkit file rel for an assignment, from the markers and the registry alone.
+
+    A region inside `def f` of module m belongs to the lesson of check "m.f". Regions of earlier
+    lessons show the reference (marker lines dropped); the others show nbgrader's stub.
+    """
+    module = Path(rel).stem
+    lines = (REPO / rel).read_text().split("\n")
+    out, i, current = [], 0, None
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"def (\w+)\(", line)
+        if m:
+            current = m.group(1)
+        if line.strip() == "### BEGIN SOLUTION":
+            end = next(j for j in range(i, len(lines)) if lines[j].strip() == "### END SOLUTION")
+            spec = CHECKS_BY_ID[f"{module}.{current}"]
+            if ORDER[spec.lesson] < ORDER[assignment]:
+                out += lines[i + 1:end]
+            else:
+                indent = line[: len(line) - len(line.lstrip())]
+                out += [indent + s for s in STUB]
+            i = end + 1
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _files_with_regions():
+    return sorted(p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py")
+                  if "### BEGIN SOLUTION" in p.read_text())
+
+
+def test_layout_and_gradebook(course_dir):
+    assert (course_dir / "nbgrader_config.py").is_file() and (course_dir / "gradebook.db").is_file()
+    for a in ASSIGNMENTS:
+        for top in ("source", "release"):
+            folder = course_dir / top / a
+            assert (folder / f"{a}.ipynb").is_file()
+            assert (folder / "rnnkit" / "__init__.py").is_file()
+            assert (folder / "rnncheck" / "__init__.py").is_file()
+    links = [p for p in course_dir.rglob("*") if p.is_symlink()]
+    assert links == []
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_package_is_stubbed_from_this_lesson_on(course_dir, assignment):
+    for rel in _files_with_regions():
+        released = (course_dir / "release" / assignment / rel).read_text()
+        assert released == _expected_release(rel, assignment), f"{assignment}: {rel}"
+        assert "BEGIN SOLUTION" not in released and "END SOLUTION" not in released
+    # Files without regions travel unchanged.
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        if rel not in _files_with_regions() and "__pycache__" not in rel:
+            assert (course_dir / "release" / assignment / rel).read_text() == path.read_text()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_is_the_lesson(course_dir, assignment):
+    # The course's source/ copy is the snapshot nbgrader saw; lessons/ is rendered the same way.
+    source = nbformat.read(course_dir / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    rendered = json.loads(notebooks.dumps(notebooks.clear_notebook(source)))
+    released = json.loads((course_dir / "release" / assignment / f"{assignment}.ipynb").read_text())
+    assert released == rendered
+
+
+def test_exclude_overwriting_lists_each_lessons_files_by_exact_path(config):
+    got = dict(config.Autograde.exclude_overwriting)
+    for a in ASSIGNMENTS:
+        want = sorted({f"rnnkit/{c.module}.py" for c in checks_for(a)})
+        assert got[a] == want
+        assert course.graded_files(a) == want
+    assert config.CourseDirectory.course_id == course.COURSE_ID
+    for name in ("numpy", "conftest.py", "sitecustomize.py", "__pycache__"):
+        assert name in config.CourseDirectory.ignore
+    assert config.IgnorePattern.enabled
+    warning = "/x/rnnkit/lstm.py:12: RuntimeWarning: overflow encountered in exp\n  return 1 / (1 + e)\n"
+    assert re.search(config.IgnorePattern.pattern, warning)
+    assert not re.search(config.IgnorePattern.pattern, "Traceback (most recent call last):\n")
+
+
+def test_every_check_is_in_some_lessons_files():
+    for c in CHECKS:
+        assert f"rnnkit/{c.module}.py" in course.graded_files(c.lesson)
+
+
+def test_generate_assignment_fails_closed_when_stripping_fails(course_dir, tmp_path):
+    copy = tmp_path / "course"
+    shutil.copytree(course_dir, copy)
+    broken = copy / "source" / "04-lstm" / "rnnkit" / "lstm.py"
+    broken.write_text(broken.read_text() + "\n    ### BEGIN SOLUTION\n    secret_answer_line = 42\n")
+    proc = course.nbgrader("generate_assignment", "04-lstm", "--force", cwd=copy, check=False)
+    # nbgrader itself reports success: it ignores a failing hook ...
+    assert proc.returncode == 0, proc.stderr
+    # ... but the hook deleted the release rather than let the region out.
+    assert not (copy / "release" / "04-lstm").exists()
+    assert "RELEASE DELETED" in proc.stderr + proc.stdout
+    # and the course's own search reports it.
+    assert any("04-lstm" in finding for finding in course.verify_release(copy))
+
+
+def test_course_refuses_a_non_empty_folder(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(release.ReleaseError):
+        course.build_course(tmp_path / "x")
+    with pytest.raises(release.ReleaseError):
+        course.build_course(tmp_path / "x", force=True, generate=False)
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+@pytest.fixture(scope="module")
+def learner_folder(tmp_path_factory):
+    return release.build_release(tmp_path_factory.mktemp("learner") / "course")
+
+
+def test_autograde_keeps_the_learners_package_files(course_dir, learner_folder, tmp_path):
+    copy = tmp_path / "course"
+    shutil.copytree(course_dir, copy)
+    work = tmp_path / "alice"
+    shutil.copytree(learner_folder, work)
+    mark = "\n# alice's own line, written in the lesson\n"
+    for rel in ("rnnkit/lstm.py", "rnnkit/rnn.py", "rnncheck/notebook.py"):
+        (work / rel).write_text((work / rel).read_text() + mark)
+    target = course.stage_submission(work, copy, "alice", "04-lstm")
+    # Names a learner could add to be imported by the grading kernel.
+    (target / "numpy").mkdir()
+    (target / "numpy" / "__init__.py").write_text("raise SystemExit('fake numpy')\n")
+    (target / "conftest.py").write_text("x = 1\n")
+    # bob's submission is the same, but autograded without the exclude list: nbgrader's trap.
+    target_bob = course.stage_submission(work, copy, "bob", "04-lstm")
+    assert (target / "04-lstm.ipynb").is_file() and (target / "rnnkit" / "lstm.py").is_file()
+
+    course.nbgrader("autograde", "04-lstm", "--student", "alice", cwd=copy)
+    course.nbgrader("autograde", "04-lstm", "--student", "bob", "--Autograde.exclude_overwriting={}",
+                    cwd=copy)
+
+    graded = copy / "autograded" / "alice" / "04-lstm"
+    assert (graded / "rnnkit" / "lstm.py").read_text() == (work / "rnnkit" / "lstm.py").read_text()
+    # Files outside the lesson are restored from source/ (learner edits to them do not count).
+    source = copy / "source" / "04-lstm"
+    assert (graded / "rnnkit" / "rnn.py").read_text() == (source / "rnnkit" / "rnn.py").read_text()
+    checks_file = "rnncheck/notebook.py"
+    assert (graded / checks_file).read_text() == (source / checks_file).read_text()
+    assert not (graded / "numpy").exists() and not (graded / "conftest.py").exists()
+    # Without the list, nbgrader replaces the learner's work with the instructor's source.
+    bob = (copy / "autograded" / "bob" / "04-lstm" / "rnnkit" / "lstm.py").read_text()
+    assert mark not in bob and "BEGIN SOLUTION" in bob
+    assert target_bob.exists()
+
+    nb = nbformat.read(graded / "04-lstm.ipynb", as_version=4)
+    check_cells = [c for c in nb.cells if c.source.startswith("check(")]
+    assert check_cells and all(any(o.output_type == "error" for o in c.outputs) for c in check_cells)
