@@ -120,7 +120,12 @@ def measure(check_id, seeds):
                 if tol / 10 < e < tol * 10:
                     band += 1
     seen = [v for v in worst_by_mistake.values() if v > 0]
-    return {"correct64": correct64, "correct32": correct32, "mistake": min(seen) if seen else np.nan, "band": band}
+    return {
+        "correct64": correct64,
+        "correct32": correct32,
+        "mistake": min(seen) if seen else np.nan,
+        "band": band,
+    }
 
 
 def main(argv=None):
@@ -134,11 +139,15 @@ def main(argv=None):
     with np.errstate(all="ignore"):
         for spec in CHECKS:
             r = rows[spec.check_id] = measure(spec.check_id, seeds)
-            print(f"{spec.check_id:32s} {r['correct64']:10.2e} {r['correct32']:10.2e} {r['mistake']:10.2e} "
-                  f"{r['band']:5d}")
-    print(f"{'all':32s} {max(r['correct64'] for r in rows.values()):10.2e} "
-          f"{max(r['correct32'] for r in rows.values()):10.2e} "
-          f"{min(r['mistake'] for r in rows.values()):10.2e} {sum(r['band'] for r in rows.values()):5d}")
+            print(
+                f"{spec.check_id:32s} {r['correct64']:10.2e} {r['correct32']:10.2e} {r['mistake']:10.2e} "
+                f"{r['band']:5d}"
+            )
+    print(
+        f"{'all':32s} {max(r['correct64'] for r in rows.values()):10.2e} "
+        f"{max(r['correct32'] for r in rows.values()):10.2e} "
+        f"{min(r['mistake'] for r in rows.values()):10.2e} {sum(r['band'] for r in rows.values()):5d}"
+    )
     return rows
 
 
