@@ -6,11 +6,16 @@
 - .ci/run exists, is executable and runs ``make test``, after installing the same
   PyTorch version that pyproject pins and that the suite's skip message names.
 - The README names both set-up commands.
+- Every third-party module the code imports is installed by what pyproject declares:
+  rnnkit and autograder by the runtime dependencies, tests and benchmarks also by
+  the test and torch extras (a fresh `make test` installs exactly those).
 - When PyTorch is missing, a run says so plainly at the end.
 
 PyYAML, used to read environment.yml, comes with jupyterlab (through jupyter_events).
 """
 
+import ast
+import importlib.metadata as metadata
 import os
 import re
 import stat
@@ -155,6 +160,91 @@ def test_pyproject_declares_the_markers_and_warning_policy(pyproject):
     declared = {m.split(":")[0].strip() for m in ini["markers"]}
     assert {"slow", "torch"} <= declared
     assert "error::RuntimeWarning" in ini["filterwarnings"]
+
+
+# ---------------------------------------------------------------- imports vs declared dependencies
+
+def installed_by(requirements):
+    """Canonical names of every distribution that installing ``requirements`` brings in
+    (read from the installed packages' metadata, following their requirements)."""
+    seen, todo = set(), [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or (req.marker and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        try:
+            todo += [Requirement(r) for r in metadata.distribution(name).requires or []]
+        except metadata.PackageNotFoundError:
+            pass
+    return seen
+
+
+def _optional(node, parents):
+    """True when the import sits in a try block that handles ImportError (an optional import)."""
+    for parent in parents:
+        if isinstance(parent, ast.Try) and node in ast.walk(ast.Module(body=parent.body, type_ignores=[])):
+            for handler in parent.handlers:
+                names = ast.unparse(handler.type) if handler.type else "BaseException"
+                if "ImportError" in names or "ModuleNotFoundError" in names:
+                    return True
+    return False
+
+
+def required_imports(path):
+    """Top-level names of the absolute imports of a file, optional ones left out."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    parents = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+
+    def chain(node):
+        while node in parents:
+            node = parents[node]
+            yield node
+
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        else:
+            continue
+        if not _optional(node, list(chain(node))):
+            names.update(m.split(".")[0] for m in modules)
+    return names
+
+
+# names that resolve to this repository (its folders and files, the tests' helper modules)
+# or to the learner's folder (rnncheck, the release's copy of the checks)
+LOCAL = {p.stem for p in ROOT.iterdir()} | {p.stem for p in (ROOT / "tests").iterdir()} | {"rnncheck"}
+
+
+@pytest.fixture(scope="module")
+def installed(pyproject):
+    runtime = list(pyproject["project"]["dependencies"])
+    extras = [d for extra in pyproject["project"]["optional-dependencies"].values() for d in extra]
+    available = {False: installed_by(runtime), True: installed_by(runtime + extras)}
+    return available, metadata.packages_distributions()
+
+
+@pytest.mark.parametrize("folder,extras", [("rnnkit", False), ("autograder", False),
+                                           ("tests", True), ("benchmarks", True)])
+def test_every_import_is_a_declared_dependency(installed, folder, extras):
+    by_extras, module_to_dists = installed
+    available = by_extras[extras]
+    missing = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for name in sorted(required_imports(path)):
+            if name in sys.stdlib_module_names or name in LOCAL:
+                continue
+            dists = {canonicalize_name(d) for d in module_to_dists.get(name, [])}
+            if not dists & available:
+                missing.append(f"{path.relative_to(ROOT)} imports {name} ({', '.join(sorted(dists)) or '?'})")
+    assert not missing, "imports not installed by pyproject's declared dependencies:\n" + "\n".join(missing)
 
 
 # ---------------------------------------------------------------- the skip summary
