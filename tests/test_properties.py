@@ -526,3 +526,25 @@ def test_activations_keep_shape_and_dtype(fn, shape, dtype, seed):
     assert np.shape(out) == tuple(shape)
     assert np.asarray(out).dtype == np.dtype(dtype)
     np.testing.assert_array_equal(z, before)
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+@hyp
+@given(B=st.integers(1, 5), D=st.integers(1, 5), H=st.integers(1, 5),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**32 - 1))
+def test_init_params_and_zero_state_shapes_and_dtypes(name, B, D, H, dtype, seed):
+    cell = CELLS[name]
+    params = cell.init_params(D, H, np.random.default_rng(seed), dtype)
+    assert isinstance(params, cell.Params)
+    for field, a in zip(params._fields, params, strict=True):
+        assert a.dtype == np.dtype(dtype), field
+        assert a.shape == ((H, D + H) if field.startswith("W") else (H,)), field
+        assert np.isfinite(a).all()
+    # the same seed gives the same parameters
+    again = cell.init_params(D, H, np.random.default_rng(seed), dtype)
+    for a, b in zip(params, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    state = cell.zero_state(B, H, dtype)
+    assert isinstance(state, tuple) and len(state) == len(cell.state_names)
+    for s in state:
+        assert s.shape == (B, H) and s.dtype == np.dtype(dtype) and not s.any()

@@ -471,6 +471,28 @@ def test_gru_sequence_matches_torch_with_diagonal_recurrent_block(B, D, H):
     close(y, nn_(hn[0]))
 
 
+def test_gru_two_layers_match_torch_with_diagonal_recurrent_blocks():
+    T, B, D, H = 6, 3, 4, 5
+    rng = np.random.default_rng(14)
+    layer_params = []
+    for layer in range(2):
+        d_in = D if layer == 0 else H
+        p = random_gru(d_in, H, 14 + layer, scale=2.0)
+        W_a = p.W_a.copy()
+        W_a[:, d_in:] = np.diag(rng.normal(0, 1.5, size=H))
+        layer_params.append(p._replace(W_a=W_a))
+    xs = rng.normal(0, 1.5, size=(T, B, D))
+    y0 = rng.uniform(-1, 1, size=(2, B, H))
+    net = torch_module("gru", D, H, num_layers=2)
+    for layer, p in enumerate(layer_params):
+        set_torch_layer(net, gru_to_torch(p, D if layer == 0 else H), layer)
+    out, hn = net(tt(xs), tt(y0))
+    ys, finals = rnnkit.stacked_forward(GRU, xs, [(y0[0],), (y0[1],)], layer_params)
+    close(ys, nn_(out))
+    for layer in range(2):
+        close(finals[layer][0], nn_(hn[layer]))
+
+
 def test_gru_in_general_differs_from_torch():
     """Full recurrent block, reset gate at work: by ~0.1 per batch, never below 1e-2."""
     D, H, B = 4, 5, 64
