@@ -16,9 +16,16 @@ FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 
 
 def _rnnkit():
+    """The rnnkit this kernel uses; an AssertionError a learner can act on if it does not import."""
     pkg = sys.modules.get("rnnkit")
     if pkg is None:
-        pkg = importlib.import_module("rnnkit")
+        try:
+            pkg = importlib.import_module("rnnkit")
+        except Exception as e:  # noqa: BLE001 - a syntax error in the learner's file, say
+            raise AssertionError(
+                f"rnnkit could not be imported: {type(e).__name__}: {e}. "
+                "Fix that file, save it, and run this cell again."
+            ) from None
     return pkg
 
 
@@ -79,7 +86,11 @@ def ready(*check_ids):
     raises no NotImplementedError); otherwise prints which one is missing and returns False."""
     from .executor import run_case
 
-    pkg = _rnnkit()
+    try:
+        pkg = _rnnkit()
+    except AssertionError as e:
+        print(f"This experiment needs rnnkit, which does not import yet: {e}")
+        return False
     for check_id in check_ids:
         if check_id not in CHECKS_BY_ID:
             raise _unknown(check_id)
