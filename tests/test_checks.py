@@ -513,3 +513,24 @@ def test_shipped_package_has_no_reference_code_and_imports_alone(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "check" in proc.stdout and "ready" in proc.stdout
+
+
+def test_result_files_accept_only_plain_result_nodes(tmp_path):
+    store = casefile._Store()
+    meta = {
+        "version": casefile.FORMAT_VERSION,
+        "check_id": "rnn.rnn_step",
+        "cases": {"v00": {"error": None, "output": {"cell": "probe"}, "modified": [], "aliased": []}},
+    }
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    assert casefile.read_results("rnn.rnn_step", tmp_path) is None
+    meta["cases"]["v00"]["output"] = {"leaf": "ndarray", "a": store.put(np.ones((2, 2)))}
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    got = casefile.read_results("rnn.rnn_step", tmp_path)["v00"]["output"]
+    assert isinstance(got, Leaf) and got.value.shape == (2, 2)
+    meta["cases"]["v00"]["output"] = {
+        "leaf": "ndarray",
+        "a": {"dt": "<f8", "off": 2, "shape": [10**6, 10**6]},
+    }
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    assert casefile.read_results("rnn.rnn_step", tmp_path) is None

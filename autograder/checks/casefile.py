@@ -135,6 +135,19 @@ def encode(value, store):
 
 
 _GENERIC_NT = {}
+_KIND_ORDER = (
+    "leaf",
+    "seq",
+    "other",
+    "a",
+    "none",
+    "cell",
+    "v",
+    "nt",
+    "tuple",
+    "list",
+    "dict",
+)  # as in decode
 
 
 def generic_namedtuple(name, fields):
@@ -147,14 +160,20 @@ def generic_namedtuple(name, fields):
     return _GENERIC_NT[key]
 
 
-def decode(node, buffers, classes=None):
+RESULT_NODES = {"leaf", "seq", "other", "none"}
+
+
+def decode(node, buffers, classes=None, only=None):
     """Inverse of ``encode``. ``classes`` maps "module.Name" to the named tuple class
-    to rebuild (e.g. the learner's ``lstm.LSTMParams``); others get a generic one."""
+    to rebuild (e.g. the learner's ``lstm.LSTMParams``); others get a generic one.
+    ``only``: the node kinds accepted (``RESULT_NODES`` for untrusted results)."""
     from .probe import ProbeCell
 
     def walk(n):
         if not isinstance(n, dict):
             raise ValueError("malformed tree")
+        if only is not None and next((k for k in _KIND_ORDER if k in n), None) not in only:
+            raise ValueError("unexpected node in a result")
         if "leaf" in n:
             return Leaf(str(n["leaf"]), _get(n["a"], buffers))
         if "seq" in n:
@@ -316,7 +335,7 @@ def read_results(check_id, directory, max_bytes=20_000_000):
             output = r.get("output")
             out[str(case_id)] = {
                 "error": None if r.get("error") is None else str(r["error"])[:2000],
-                "output": None if output is None else decode(output, buffers),
+                "output": None if output is None else decode(output, buffers, only=RESULT_NODES),
                 "modified": [str(m)[:100] for m in r.get("modified", [])][:20],
                 "aliased": [str(m)[:100] for m in r.get("aliased", [])][:20],
                 "warnings": [str(m)[:300] for m in r.get("warnings", [])][:5],
