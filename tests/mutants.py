@@ -32,7 +32,7 @@ def _sigmoid_gate(W, b):
         ("2-D only (axis=1)", f"return sigmoid(np.concatenate([x, y_prev], axis=1) @ {W}.T + {b})\n", None),
         ("in-place on y_prev", f"y_prev *= 1.5\nreturn sigmoid(np.concatenate([x, y_prev / 1.5], axis=-1) @ {W}.T + {b})\n",
          None),
-        ("float64 result", f"return sigmoid({z}).astype(np.float64)\n", None),
+        ("float64 result", f"return sigmoid({z}).astype(np.float64)\n", "in-place modification"),
         ("returns a list", f"return sigmoid({z}).tolist()\n", None),
         ("rows mixed (batch mean)", f"g = sigmoid({z})\nreturn 0.5 * g + 0.5 * g.mean(axis=0)\n", None),
     ]
@@ -62,7 +62,7 @@ def _tanh_gate(W, b, prev="y_prev"):
         ("order", f"return tanh(np.concatenate([{prev}, x], axis=-1) @ {W}.T + {b})\n", "order"),
         ("no activation", f"return {z}\n", "no activation"),
         ("previous ignored", f"return tanh(x @ {W}[:, :x.shape[-1]].T + {b})\n", "ignored"),
-        ("in-place on the bias", f"{b} += 0.25\nreturn tanh({z} - 0.25)\n", None),
+        ("in-place on the bias", f"{b} += 0.25\nreturn tanh({z} - 0.25)\n", "in-place modification"),
         ("float64 result", f"return tanh({z}).astype(np.float64)\n", None),
         ("transposed weights used as is", f"return tanh(np.concatenate([x, {prev}], axis=-1) @ {W}[:, ::-1].T + {b})\n",
          None),
@@ -86,7 +86,7 @@ MUTANTS["lstm.input_activation"], VARIANTS["lstm.input_activation"] = _tanh_gate
 MUTANTS["rnn.rnn_step"], VARIANTS["rnn.rnn_step"] = _tanh_gate("W", "b", prev="s_prev")
 MUTANTS["rnn.rnn_step"] += [
     ("in-place on s_prev, returned", "s_prev[...] = tanh(np.concatenate([x, s_prev], axis=-1) @ W.T + b)\n"
-                                     "return s_prev\n", None),
+                                     "return s_prev\n", "in-place modification"),
 ]
 
 _ZA = "np.concatenate([x, r * y_prev], axis=-1) @ W_a.T + b_a"
@@ -99,7 +99,7 @@ MUTANTS["gru.input_activation"] = [
     ("sign slip", f"return tanh(-({_ZA}))\n", "sign slip"),
     ("missing bias", "return tanh(np.concatenate([x, r * y_prev], axis=-1) @ W_a.T)\n", "missing bias"),
     ("order", "return tanh(np.concatenate([r * y_prev, x], axis=-1) @ W_a.T + b_a)\n", "order"),
-    ("in-place y_prev *= r", "y_prev *= r\nreturn tanh(np.concatenate([x, y_prev], axis=-1) @ W_a.T + b_a)\n", None),
+    ("in-place y_prev *= r", "y_prev *= r\nreturn tanh(np.concatenate([x, y_prev], axis=-1) @ W_a.T + b_a)\n", "in-place modification"),
     ("reset on the whole input", "D = x.shape[-1]\nz = np.concatenate([x, y_prev], axis=-1) @ W_a.T + b_a\n"
                                  "return tanh(r * z)\n", None),
 ]
@@ -117,8 +117,8 @@ MUTANTS["lstm.new_state"] = [
     ("gates swapped", "return f * a + I * s_prev\n", "swapped"),
     ("old state dropped", "return I * a\n", "old state dropped"),
     ("new input dropped", "return f * s_prev\n", "new input dropped"),
-    ("in-place on s_prev", "s_prev *= f\ns_prev += I * a\nreturn s_prev\n", None),
-    ("out= into s_prev", "np.multiply(f, s_prev, out=s_prev)\nreturn s_prev + I * a\n", None),
+    ("in-place on s_prev", "s_prev *= f\ns_prev += I * a\nreturn s_prev\n", "in-place modification"),
+    ("out= into s_prev", "np.multiply(f, s_prev, out=s_prev)\nreturn s_prev + I * a\n", "in-place modification"),
     ("minus", "return f * s_prev - I * a\n", None),
     ("float64 result", "return (f * s_prev + I * a).astype(np.float64)\n", None),
 ]
@@ -134,7 +134,7 @@ MUTANTS["lstm.final_output"] = [
     ("tanh after the product", "return tanh(O * s)\n", "tanh applied after"),
     ("sigmoid for tanh", "return O * sigmoid(s)\n", "sigmoid instead of tanh"),
     ("output gate ignored", "return tanh(s)\n", "output gate ignored"),
-    ("tanh in place on s", "np.tanh(s, out=s)\nreturn O * s\n", None),
+    ("tanh in place on s", "np.tanh(s, out=s)\nreturn O * s\n", "in-place modification"),
     ("returns a Python list", "return (O * tanh(s)).tolist()\n", None),
 ]
 VARIANTS["lstm.final_output"] = [
@@ -148,7 +148,7 @@ MUTANTS["gru.final_output"] = [
     ("PyTorch's mix", "return u * y_prev + (1 - u) * a\n", "PyTorch's mix"),
     ("missing 1 - u", "return y_prev + u * a\n", "missing (1 - u)"),
     ("y_prev dropped", "return u * a\n", "y_prev dropped"),
-    ("in-place on y_prev", "y_prev *= 1 - u\ny_prev += u * a\nreturn y_prev.copy()\n", None),
+    ("in-place on y_prev", "y_prev *= 1 - u\ny_prev += u * a\nreturn y_prev.copy()\n", "in-place modification"),
     ("u on both", "return u * y_prev + u * a\n", None),
 ]
 VARIANTS["gru.final_output"] = [
@@ -237,7 +237,7 @@ MUTANTS["rnn.rnn_step_backward"] = [
     ("dW over x only", [("dW = np.atleast_2d(dpre).T @ np.atleast_2d(z)",
                          "dW = np.atleast_2d(dpre).T @ np.atleast_2d(np.concatenate([x, 0 * s_prev], axis=-1))")],
      None),
-    ("in-place on ds", [("dpre = ds * dtanh_from_output(s)", "ds *= dtanh_from_output(s)\n    dpre = ds")], None),
+    ("in-place on ds", [("dpre = ds * dtanh_from_output(s)", "ds *= dtanh_from_output(s)\n    dpre = ds")], "in-place modification"),
     ("sign slip", [("dz = dpre @ W", "dz = -dpre @ W")], None),
 ]
 VARIANTS["rnn.rnn_step_backward"] = [
@@ -265,7 +265,7 @@ MUTANTS["lstm.lstm_step_backward"] = [
     ("memo_form ignored", [("if memo_form:", "if False:", 2)], None),
     ("dO with the state, not tanh(s)", [("dO = dy * tanh_s", "dO = dy * s")], None),
     ("in-place on ds", [("ds_total = ds + dy * O * dtanh_from_output(tanh_s)",
-                         "ds += dy * O * dtanh_from_output(tanh_s)\n    ds_total = ds")], None),
+                         "ds += dy * O * dtanh_from_output(tanh_s)\n    ds_total = ds")], "in-place modification"),
 ]
 VARIANTS["lstm.lstm_step_backward"] = [
     ("einsum", [("W_f=np.atleast_2d(dpre_f).T @ z2", "W_f=np.einsum('bh,bk->hk', np.atleast_2d(dpre_f), z2)")]),

@@ -266,9 +266,9 @@ def judge_case(case, result, want, mistakes, dtype):
         problems.append(
             Problem(
                 "modified",
-                f"your function changed its input `{text}` in place "
-                "(in-place modification of an input): work on new arrays, "
-                "e.g. `s = f * s_prev` rather than `s_prev *= f`.",
+                f"your function changed its input `{text}` in place.\nThis matches a known mistake: "
+                "in-place modification of an input. Functions never modify their inputs: work on new "
+                "arrays, e.g. `s = f * s_prev` rather than `s_prev *= f`.",
                 hygiene=True,
             )
         )
