@@ -31,8 +31,8 @@ def _sigmoid_gate(W, b):
         ("clipped pre-activation", f"return sigmoid(np.clip({z}, -10, 10))\n", None),
         ("2-D only (axis=1)", f"return sigmoid(np.concatenate([x, y_prev], axis=1) @ {W}.T + {b})\n", None),
         ("in-place on y_prev", f"y_prev *= 1.5\nreturn sigmoid(np.concatenate([x, y_prev / 1.5], axis=-1) @ {W}.T + {b})\n",
-         None),
-        ("float64 result", f"return sigmoid({z}).astype(np.float64)\n", "in-place modification"),
+         "in-place modification"),
+        ("float64 result", f"return sigmoid({z}).astype(np.float64)\n", None),
         ("returns a list", f"return sigmoid({z}).tolist()\n", None),
         ("rows mixed (batch mean)", f"g = sigmoid({z})\nreturn 0.5 * g + 0.5 * g.mean(axis=0)\n", None),
     ]
