@@ -529,6 +529,7 @@ def _bptt(
     ignore_T=False,
     forwards=False,
     no_dys=False,
+    kept=False,
 ):
     states = [state0]
     for x in xs:
@@ -540,9 +541,10 @@ def _bptt(
     order = range(len(xs)) if forwards else reversed(range(len(xs)))
     for t in order:
         dy = np.zeros_like(dys[t]) if no_dys else dys[t]
-        dxs[t], dstate, dp = cell.step_backward(
+        dxs[t], new_dstate, dp = cell.step_backward(
             xs[t], states[t], params, dy, zero if no_carry and dparams is not None else dstate
         )
+        dstate = dstate if kept else new_dstate
         if dparams is None or last_only:
             dparams = list(dp)
         else:
@@ -555,6 +557,11 @@ _BPTT = [
         "no gradient path through the state (dstate not carried to the step before)",
         "pass the dstate each step returns on to the previous step.",
         lambda *a: _bptt(*a, no_carry=True),
+    ),
+    Mistake(
+        "no gradient path through the state (the same dstate given to every step)",
+        "each step returns dL/d(state_(t-1)): pass it on to step t-1 and return the last one as dstate0.",
+        lambda *a: _bptt(*a, kept=True),
     ),
     Mistake(
         "parameter gradients not summed over time",

@@ -335,7 +335,7 @@ def _bptt(**changes):
 
 
 MUTANTS["sequence.bptt"] = [
-    ("dstate not carried", _bptt(NEXT="_"), None),
+    ("dstate not carried", _bptt(NEXT="_"), "no gradient path through the state"),
     ("parameter gradients of one step", _bptt(SUM="list(dparams_t)"), "not summed"),
     ("dstate_T ignored", _bptt(DSTATE="None"), "dstate_T ignored"),
     ("forwards in time", _bptt(ORDER="range(len(xs))"), "forwards"),

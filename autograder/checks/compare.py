@@ -283,7 +283,7 @@ def judge_case(case, result, want, mistakes, dtype):
     if first.kind in ("value", "shape", "finite", "structure"):
         for name, hint, output in mistakes:
             if output is not None and matches(output, result["output"], tol):
-                msg += f"\nThis matches a known mistake: {name}. {hint}"
+                msg += f"\nThis matches a known mistake: {name}. Hint: {hint}"
                 break
     ok = not any(not p.hygiene for p in problems)
     hygiene_ok = not any(p.hygiene for p in problems)
