@@ -534,3 +534,12 @@ def test_result_files_accept_only_plain_result_nodes(tmp_path):
     }
     casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
     assert casefile.read_results("rnn.rnn_step", tmp_path) is None
+
+
+def test_check_moves_learner_stderr_to_stdout(pkg_with, monkeypatch, capsys):
+    body = "import sys\nsys.stderr.write('debug\\n')\nreturn (1 - u) * y_prev + u * a\n"
+    pkg = pkg_with("gru.final_output", body)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    notebook.check("gru.final_output")
+    captured = capsys.readouterr()
+    assert captured.err == "" and "debug" in captured.out and "all" in captured.out

@@ -4,7 +4,9 @@ Everything here prints on stdout only: under nbgrader any stderr output
 (a warning included) scores a cell 0.
 """
 
+import contextlib
 import importlib
+import io
 import pathlib
 import sys
 
@@ -27,6 +29,18 @@ def _rnnkit():
                 "Fix that file, save it, and run this cell again."
             ) from None
     return pkg
+
+
+def _run_quietly(run_case, pkg, case):
+    """Run a case with the learner's writes to stderr shown on stdout instead: under nbgrader
+    any stderr output (a debug print to sys.stderr) would score the cell 0."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer):
+        result = run_case(pkg, case)
+    text = buffer.getvalue()
+    if text:
+        print("(your code wrote to stderr; shown here instead:)\n" + text[:2000])
+    return result
 
 
 def load_fixture(check_id, pkg=None):
@@ -65,7 +79,7 @@ def check(check_id):
     cases, expected, mistakes = load_fixture(check_id, pkg)
     verdicts = []
     for case in cases:
-        result = run_case(pkg, case)
+        result = _run_quietly(run_case, pkg, case)
         verdicts.append(
             compare.judge_case(
                 case, result, expected[case.case_id], mistakes.get(case.case_id, []), compare.case_dtype(case)
@@ -98,7 +112,7 @@ def ready(*check_ids):
         cases, _, _ = load_fixture(check_id, pkg)
         case = cases[0]
         case.replay = []  # an experiment runs the learner's whole chain
-        error = run_case(pkg, case)["error"] or ""
+        error = _run_quietly(run_case, pkg, case)["error"] or ""
         if error.startswith("NotImplementedError"):
             inner = error.rsplit(" in ", 1)[-1].rstrip(")") if " in " in error else function
             if inner == function:
