@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import secrets
 import shutil
 import subprocess
@@ -211,12 +212,17 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                                                 wall_seconds=check_timeout * len(check_ids) + 60,
                                                 idle_seconds=check_timeout)
         trusted = {}
-        bar = _Progress(len(good) + 2 * len(assignments), progress)
+        bar = _Progress(len(good) + min(jobs, len(good) * len(assignments)) + 1, progress)
 
         def sandbox_task(sub):
             try:
                 outcomes, runs = checkrun.run_submission_checks(sub.folder, cases, check_ids, check_limits,
                                                                 work_dir=tmp)
+                with open(out / "logs" / f"sandbox-{sub.student_id}.log", "w", encoding="utf-8") as log:
+                    for r in runs:
+                        stdout, stderr = (x[-5000:].decode(errors="replace") for x in (r.stdout, r.stderr))
+                        log.write(f"exit {r.returncode} stopped={r.killed_reason or '-'} {r.seconds:.1f}s "
+                                  f"sandboxed={r.sandboxed}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n")
                 if any(not r.sandboxed for r in runs):
                     batch.sandboxed = False
             except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
@@ -225,20 +231,54 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
             trusted[sub.student_id] = outcomes
             bar.step(sub.student_id)
 
-        autograded = {}  # assignment -> set of students autograded
+        # 4. notebooks through nbgrader (worker processes) and packages through the sandbox, together
+        from .kernel import KERNEL_NAME, write_kernelspec
 
-        def autograde_task(assignment):
-            students = [s.student_id for s in good]
-            autograded[assignment] = _autograde(assignment, students, course, env, out / "logs", cell_timeout,
-                                                replaced, batch, db_url)
-            bar.step(assignment)
+        write_kernelspec(tmp / "jupyter")
+        env["JUPYTER_PATH"] = str(tmp / "jupyter")
+        config = {"Execute": {"kernel_name": KERNEL_NAME}, "OverwriteCells": {"add_missing_cells": True}}
+        if cell_timeout:
+            config["Execute"]["timeout"] = int(cell_timeout)
+        runner = _Workers(course, env, out / "logs", tmp, config)
+        pairs = [(a, s.student_id) for s in good for a in assignments]
+        autograded = {}  # assignment -> set of students autograded
+        failures = {}  # (assignment, student) -> error text
+
+        def autograde_task(chunk):
+            for (assignment, student), (ok, error) in runner.run("autograde", chunk).items():
+                if ok:
+                    autograded.setdefault(assignment, set()).add(student)
+                else:
+                    failures[(assignment, student)] = error
+            bar.step("notebooks")
 
         if good:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(autograde_task, a) for a in assignments]
+                futures = [pool.submit(autograde_task, chunk) for chunk in _chunks(pairs, jobs)]
                 futures += [pool.submit(sandbox_task, s) for s in good]
                 for f in futures:
                     f.result()
+        # failures: once more alone (a locked gradebook, a fluke), then with the released notebook
+        for round_ in ("again", "released"):
+            if not failures:
+                break
+            retry = sorted(failures)
+            if round_ == "released":
+                for assignment, student in retry:
+                    submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+                    shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
+                    if (student, assignment) not in replaced:
+                        note = _failure_note(failures[(assignment, student)])
+                        batch.notes.append((student, assignment, note))
+            for (assignment, student), (ok, error) in runner.run("autograde", retry).items():
+                if ok:
+                    autograded.setdefault(assignment, set()).add(student)
+                    failures.pop((assignment, student), None)
+                else:
+                    failures[(assignment, student)] = error
+        for (assignment, student), error in sorted(failures.items()):
+            batch.ungradable.append((student, assignment, "nbgrader could not autograde the notebook, even "
+                                     f"the released one: {_first_line(error)} (see logs/)"))
 
         # 4. trusted scores into the gradebook, check cells of the autograded notebooks
         from . import feedback as fb
@@ -257,26 +297,27 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                     batch.notes.append((student, assignment, f"feedback notebook not rewritten: {exc}"))
 
         # 5. feedback, generated by nbgrader, then searched
-        forbidden = [str(seed), fb.HIDDEN_BEGIN, fb.HIDDEN_END, *_hidden_lines(course, assignments)]
-        for assignment in assignments:
-            students = sorted(autograded.get(assignment, ()))
-            if students:
-                _nbgrader(["generate_feedback", assignment, "--force"], course, env,
-                          out / "logs" / f"feedback-{assignment}.log")
-            for student in students:
-                page = course / "feedback" / student / assignment / f"{assignment}.html"
-                if not page.is_file():
-                    batch.notes.append((student, assignment, "nbgrader wrote no feedback page"))
-                    continue
-                hits = fb.scan_feedback(page, forbidden)
-                if hits:
-                    page.unlink()
-                    batch.notes.append((student, assignment, "feedback withheld: it showed hidden material"))
-                    continue
-                dest = out / "feedback" / student / f"{assignment}.html"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(page, dest)
-            bar.step(f"feedback {assignment}")
+        forbidden = [fb.HIDDEN_BEGIN, fb.HIDDEN_END, *_hidden_lines(course, assignments)]
+        if len(str(seed)) >= 8:  # a short seed (tests) would match any page by chance
+            forbidden.append(str(seed))
+        graded_pairs = [(a, s) for a in assignments for s in sorted(autograded.get(a, ()))]
+        done = {}
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for part in pool.map(lambda chunk: runner.run("feedback", chunk), _chunks(graded_pairs, jobs)):
+                done.update(part)
+        for assignment, student in graded_pairs:
+            page = course / "feedback" / student / assignment / f"{assignment}.html"
+            if not page.is_file():
+                batch.notes.append((student, assignment, "nbgrader wrote no feedback page"))
+                continue
+            if fb.scan_feedback(page, forbidden):
+                page.unlink()
+                batch.notes.append((student, assignment, "feedback withheld: it showed hidden material"))
+                continue
+            dest = out / "feedback" / student / f"{assignment}.html"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(page, dest)
+        bar.step("feedback")
         bar.close()
 
         # 6. the tables, read back from the gradebook
@@ -340,62 +381,73 @@ def _stage(sub, assignment, course, batch):
     return reason
 
 
-def _nbgrader(args, course, env, log_path, timeout=None):
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"$ nbgrader {' '.join(args)}\n")
-        log.flush()
-        try:
-            proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            log.write("(time limit reached)\n")
-            return None
-    return proc.returncode
+class _Workers:
+    """Runs ``autograder.nbworker`` processes over lists of (assignment, student)."""
+
+    def __init__(self, course, env, logs, tmp, config):
+        self.course, self.env, self.logs, self.tmp, self.config = course, env, logs, tmp, config
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def run(self, action, pairs):
+        """{(assignment, student): (ok, error text)} for every pair (a pair without a result failed)."""
+        if not pairs:
+            return {}
+        with self.lock:
+            self.count += 1
+            n = self.count
+        job_file = self.tmp / f"job-{n}.json"
+        results = self.tmp / f"results-{n}.jsonl"
+        job = {"course": str(self.course), "action": action, "pairs": [list(p) for p in pairs],
+               "config": self.config, "results": str(results)}
+        job_file.write_text(json.dumps(job))
+        with open(self.logs / f"{action}-{n}.log", "w", encoding="utf-8") as log:
+            subprocess.run([sys.executable, "-m", "autograder.nbworker", str(job_file)], cwd=self.course,
+                           env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           check=False)
+        outcome = {tuple(p): (False, "the grading worker stopped before this notebook") for p in pairs}
+        if results.is_file():
+            for line in results.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    continue
+                key = (item["assignment"], item["student"])
+                outcome[key] = (bool(item["success"]), item.get("error", ""))
+        return outcome
 
 
-NOTEBOOK_REPLACED = ("the notebook could not be run by the autograder (a crash, os._exit, or changed test "
-                     "cells?): graded with the released notebook, so written answers in it were not "
-                     "collected (your rnnkit was graded as usual)")
+def _chunks(items, n):
+    """n nearly equal contiguous slices of items (no empty ones)."""
+    items = list(items)
+    n = max(1, min(n, len(items)))
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return [c for c in out if c]
 
 
-def _autograded_ok(course, student, assignment, db_url):
-    from nbgrader.api import Gradebook, MissingEntry
-
-    nb = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if not nb.is_file():
-        return False
-    try:
-        with Gradebook(db_url) as gb:
-            gb.find_submission_notebook(assignment, assignment, student)
-    except MissingEntry:
-        return False
-    return True
+def _first_line(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line:
+            return line[:200]
+    return lines[-1][:200] if lines else "unknown error"
 
 
-def _autograde(assignment, students, course, env, logs, cell_timeout, replaced, batch, db_url):
-    """Autograde one assignment for the class: one batch, then each failure alone, then the
-    released notebook in place of a notebook that cannot run. Returns the set of students graded."""
-    options = ["--force", "--OverwriteCells.add_missing_cells=True"]
-    if cell_timeout:
-        options.append(f"--Execute.timeout={int(cell_timeout)}")
-    log = logs / f"autograde-{assignment}.log"
-    _nbgrader(["autograde", assignment, *options], course, env, log)
-    done = {s for s in students if _autograded_ok(course, s, assignment, db_url)}
-    for student in sorted(set(students) - done):
-        _nbgrader(["autograde", assignment, "--student", student, *options], course, env, log)
-        if _autograded_ok(course, student, assignment, db_url):
-            done.add(student)
-            continue
-        if (student, assignment) not in replaced:
-            submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-            shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
-            batch.notes.append((student, assignment, NOTEBOOK_REPLACED))
-            _nbgrader(["autograde", assignment, "--student", student, *options], course, env, log)
-            if _autograded_ok(course, student, assignment, db_url):
-                done.add(student)
-                continue
-        batch.ungradable.append((student, assignment, f"nbgrader autograde failed (see {log.name} in logs/)"))
-    return done
+def _failure_note(error):
+    text = str(error)
+    if "DeadKernelError" in text or "Kernel died" in text:
+        why = "the kernel died while running it (os._exit, a crash, or too much memory?)"
+    elif "checksum" in text.lower():
+        why = "a locked or test cell was changed in a way nbgrader cannot repair"
+    else:
+        why = f"the autograder could not run it ({_first_line(text)})"
+    return (f"your notebook was not graded as submitted: {why}. It was graded with the released notebook, so "
+            "written answers in it were not collected (your rnnkit was graded as usual)")
 
 
 def _hidden_lines(course, assignments):

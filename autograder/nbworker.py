@@ -1,0 +1,58 @@
+"""One process running nbgrader's autograde or generate_feedback for a list of (assignment, student).
+
+``python -m autograder.nbworker JOB.json`` reads::
+
+    {"course": "/abs/course", "action": "autograde" | "feedback",
+     "pairs": [["04-lstm", "alice"], ...], "config": {"Execute": {"timeout": 30}, ...},
+     "results": "/abs/results.jsonl"}
+
+and calls nbgrader's own Python API (``NbGraderAPI.autograde`` / ``generate_feedback``)
+once per pair, in this one process: nbgrader is imported once, the course's
+``nbgrader_config.py`` is loaded once, and one learner's failure is one line of
+results (``{"assignment", "student", "success", "error"}``), not a failed batch.
+Several workers may share the SQLite gradebook (it exists before they start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
+    course = job["course"]
+    os.chdir(course)
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=course).load_config()
+    config.merge(Config(job.get("config", {})))
+    config.CourseDirectory.root = course
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    with open(job["results"], "a", encoding="utf-8") as results:
+        for assignment, student in job["pairs"]:
+            try:
+                if job["action"] == "autograde":
+                    outcome = api.autograde(assignment, student, force=True, create=True)
+                else:
+                    outcome = api.generate_feedback(assignment, student, force=True)
+            except Exception:  # noqa: BLE001 - recorded for this pair, the others go on
+                outcome = {"success": False, "error": traceback.format_exc()}
+            line = {"assignment": assignment, "student": student, "success": bool(outcome.get("success")),
+                    "error": str(outcome.get("error") or "")[-3000:]}
+            sys.stderr.write(str(outcome.get("log") or "")[-20000:])
+            results.write(json.dumps(line) + "\n")
+            results.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
