@@ -285,9 +285,29 @@ def judge_case(case, result, want, mistakes, dtype):
             if output is not None and matches(output, result["output"], tol):
                 msg += f"\nThis matches a known mistake: {name}. Hint: {hint}"
                 break
+        msg += _how_checked(case)
     ok = not any(not p.hygiene for p in problems)
     hygiene_ok = not any(p.hygiene for p in problems)
     return Verdict(case.case_id, case.group, ok, hygiene_ok, msg)
+
+
+def _how_checked(case):
+    """A note on what the case isolates, for functions that take a cell or call other learner functions."""
+    from .probe import ProbeCell
+
+    function = case.check_id.split(".")[1]
+    if any(isinstance(a, ProbeCell) for a in case.args):
+        return (
+            f"\n(These cases give `{function}` a small test cell, rnncheck/probe.py, instead of the "
+            f"course's cells, so only `{function}` itself is checked.)"
+        )
+    if case.replay:
+        called = ", ".join(sorted({f"`{f.split('.')[1]}`" for f, _, _ in case.replay}))
+        return (
+            f"\n(In these cases the functions `{function}` may call ({called}) return correct values, "
+            f"so only `{function}` itself is checked.)"
+        )
+    return ""
 
 
 class Outcome(NamedTuple):
