@@ -8,10 +8,30 @@ With the previous output y_{t-1} as the only memory (no separate internal state)
     y_t = (1 - u_t) * y_{t-1} + u_t * a_t           final output
 
 The reset gate acts on y_{t-1} before the matrix product, and u_t weights the
-new candidate. PyTorch's nn.GRU differs on both counts: it computes
-n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) (reset after the product, with a
-second bias) and h' = (1 - z) * n + z * h, so its z plays the part of 1 - u.
-Keras' GRU(reset_after=False) matches the memo.
+new candidate. PyTorch's nn.GRU (weight_ih (3H, D), weight_hh (3H, H), two biases)
+differs on both counts:
+
+    r = sigma(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h
+
+1. The mix is mirrored: PyTorch's z is 1 - u. Since sigma(-v) = 1 - sigma(v),
+   W_z = -W_u and b_z = -b_u make them equal for every input.
+2. The reset gate's place: the memo scales y before the recurrent product,
+   W_ay (r * y); PyTorch scales after it, r * (W_hn h + b_hn). These agree for all
+   r and y only when W_ay (r * y) = r * (W_ay y), that is when the recurrent block
+   is diagonal, and b_hn = 0 (PyTorch's r scales b_hn too). No general mapping exists.
+
+With W_r = [W_ir | W_hr], b_r = b_ir + b_hr, W_a = [W_in | W_hn] and z = 1 - u, the
+two agree exactly (tested against torch in float64 to 1e-12) when the reset gate
+is pinned open (r = 1) and b_in + b_hn = b_a; on a zero previous output (the first
+step from the zero state) with b_hn = 0; and for a diagonal recurrent block with
+b_hn = 0, over any sequence and any number of layers. Otherwise they are different
+functions of the same weights: with PyTorch's default initialisation, one step from
+a random state differs by about 0.02 per element on average, 0.1 at most over a
+batch of 64. Keras' GRU(reset_after=False) places the reset gate as the memo does
+and mixes as h = z * h_prev + (1 - z) * hh: the memo's GRU with z = 1 - u.
 
 Shapes: x_t (B, D); y_t and every gate (B, H); each W_* (H, D + H) with columns
 [:D] acting on x_t and [D:] on (r_t *) y_{t-1}; each b_* (H,). Unbatched inputs
