@@ -17,7 +17,7 @@ Case kinds per function (groups as in ``autograder.checks.compare.GROUPS``):
 import numpy as np
 
 import rnnkit
-from rnnkit import gru, lstm, multilayer, rnn, sequence
+from rnnkit import gru, lstm, rnn, sequence
 
 from .checks.casefile import Case
 from .checks.probe import ProbeCell, ProbeParams
@@ -258,6 +258,18 @@ def _stacked_backward_args(rng, B, D, H, term, big, unbatched):
 # ---- replay tables (what a composition should call) -------------------------------------
 
 
+def _replay_lstm_gates(args, kwargs):
+    """The four gates only. A replay table is visible to the learner's code in the sandbox, so it
+    never holds the answer of the case itself: new_state and final_output (whose results are
+    lstm_step's output) run the learner's own code here."""
+    return _replay_lstm_step(args, kwargs)[:4]
+
+
+def _replay_gru_gates(args, kwargs):
+    """r, u and a only; final_output (whose result is gru_step's output) runs the learner's code."""
+    return _replay_gru_step(args, kwargs)[:3]
+
+
 def _replay_lstm_step(args, kwargs):
     x, y_prev, s_prev, p = args[:4]
     f = lstm.forget_gate(x, y_prev, p.W_f, p.b_f)
@@ -316,36 +328,6 @@ def _replay_bptt(args, kwargs):
     return [("sequence.unroll", (cell, xs, state0, params), sequence.unroll(cell, xs, state0, params))]
 
 
-def _replay_stacked_forward(args, kwargs):
-    cell, xs, states0, layer_params = args[:4]
-    table, inputs = [], xs
-    for state0, params in zip(states0, layer_params, strict=True):
-        out = sequence.unroll(cell, inputs, state0, params)
-        table.append(("multilayer.unroll", (cell, inputs, state0, params), out))
-        inputs = out[0]
-    return table
-
-
-def _replay_stacked_backward(args, kwargs):
-    cell, xs, states0, layer_params, dys = args[:5]
-    table = _replay_stacked_forward(args, kwargs)
-    table.append(
-        (
-            "multilayer.stacked_forward",
-            (cell, xs, states0, layer_params),
-            multilayer.stacked_forward(cell, xs, states0, layer_params),
-        )
-    )
-    layer_inputs = [xs] + [entry[2][0] for entry in table[: len(layer_params) - 1]]
-    d_out = dys
-    for l in reversed(range(len(layer_params))):
-        call = (cell, layer_inputs[l], states0[l], layer_params[l], d_out, None)
-        out = sequence.bptt(*call)
-        table.append(("multilayer.bptt", call, out))
-        d_out = out[0]
-    return table
-
-
 # ---- what each check gets -----------------------------------------------------------------
 
 GATE_TERMS = [
@@ -391,7 +373,7 @@ FAMILIES = {
         [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs"), ("big", "|s| up to 50")],
     ),
     "lstm.lstm_step": Family(
-        _lstm_step_args, COMPOSED_TERMS + [("s0", "s_prev = 0")], STEP_EDGES, replay=_replay_lstm_step
+        _lstm_step_args, COMPOSED_TERMS + [("s0", "s_prev = 0")], STEP_EDGES, replay=_replay_lstm_gates
     ),
     "gru.reset_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
     "gru.update_gate": Family(_gate_args, GATE_TERMS, STEP_EDGES),
@@ -405,7 +387,7 @@ FAMILIES = {
         [("u0", "u = 0 (keep y_prev)"), ("u1", "u = 1 (take a)"), ("a0", "a = 0")],
         [("B1", "B = 1"), ("unbatched", "unbatched 1-D inputs")],
     ),
-    "gru.gru_step": Family(_gru_step_args, COMPOSED_TERMS, STEP_EDGES, replay=_replay_gru_step),
+    "gru.gru_step": Family(_gru_step_args, COMPOSED_TERMS, STEP_EDGES, replay=_replay_gru_gates),
     "rnn.rnn_step_backward": Family(
         _rnn_backward_args,
         [(t, d.replace("y_prev", "s_prev")) for t, d in GATE_TERMS],
@@ -436,13 +418,13 @@ FAMILIES = {
         _stacked_args,
         [("L1", "one layer"), ("zero_state", "zero initial states")],
         [("B1", "B = 1"), ("same", "every layer the input's size")],
-        replay=_replay_stacked_forward,
+        replay=None,  # see _replay_lstm_gates: the layers' unroll results would be the answer
     ),
     "multilayer.stacked_backward": Family(
         _stacked_backward_args,
         [("L1", "one layer"), ("L2", "two layers")],
         [("B1", "B = 1"), ("same", "every layer the input's size")],
-        replay=_replay_stacked_backward,
+        replay=None,  # likewise: the layers' bptt results would be the answer
     ),
 }
 
