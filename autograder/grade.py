@@ -5,10 +5,12 @@ folder: lessons/, rnnkit/, ...) or ``SUBS/<student_id>.zip`` (a zip of one, with
 without a top-level folder). Submissions are copied; SUBS is never written.
 
 How a score is decided:
-- the notebooks run through nbgrader's own ``autograde`` (one command per
-  assignment for the whole class) in an nbgrader course directory built by
-  ``autograder.course.build_course``: written answers, experiments and the
-  notebook's own check cells, which give the learner immediate feedback;
+- the notebooks run through nbgrader's own autograde (its Python API, in
+  ``--jobs`` worker processes, each taking many notebooks) in an nbgrader course
+  directory built by ``autograder.course.build_course``, in a sandboxed kernel
+  (``autograder.kernel``): the set-up cell, the answer cells and the graded cells
+  run; the lessons' experiment cells decide no points and are skipped unless
+  ``--run-experiments``;
 - the points of every check cell (``check("module.function")``) are decided
   outside the learner's kernel: the learner's rnnkit runs in a sandbox
   (``autograder.sandbox``: bubblewrap, no network, only the submission visible,
@@ -73,6 +75,9 @@ def add_arguments(parser):
                         help="seconds a notebook cell may run (default: the course's Execute.timeout)")
     parser.add_argument("--check-timeout", type=float, default=20.0, metavar="S",
                         help="seconds one function's checks may take in the sandbox (default 20)")
+    parser.add_argument("--run-experiments", action="store_true",
+                        help="also run the lessons' ungraded experiment cells during autograde (slower; they "
+                             "decide no points, so by default they are tagged skip-execution)")
     parser.add_argument("--seed", type=int, help="grading seed for the hidden cases (default: fresh, secret)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -81,7 +86,7 @@ def run(args):
     try:
         batch = grade(args.subs, args.out, jobs=args.jobs, assignments=args.assignments,
                       cell_timeout=args.cell_timeout, check_timeout=args.check_timeout, seed=args.seed,
-                      progress=not args.quiet)
+                      progress=not args.quiet, run_experiments=args.run_experiments)
     except GradingError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 1
@@ -152,7 +157,7 @@ def _clear_outputs(out):
 
 
 def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=20.0, seed=None,
-          progress=True, limits=None):
+          progress=True, limits=None, run_experiments=False):
     """Grade every submission in ``subs`` into ``out``; returns a Batch (see the module docstring)."""
     from . import checkrun, sandbox, submissions
     from .cases import make_cases
@@ -239,7 +244,7 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
         config = {"Execute": {"kernel_name": KERNEL_NAME}, "OverwriteCells": {"add_missing_cells": True}}
         if cell_timeout:
             config["Execute"]["timeout"] = int(cell_timeout)
-        runner = _Workers(course, env, out / "logs", tmp, config)
+        runner = _Workers(course, env, out / "logs", tmp, config, skip_experiments=not run_experiments)
         pairs = [(a, s.student_id) for s in good for a in assignments]
         autograded = {}  # assignment -> set of students autograded
         failures = {}  # (assignment, student) -> error text
@@ -384,8 +389,9 @@ def _stage(sub, assignment, course, batch):
 class _Workers:
     """Runs ``autograder.nbworker`` processes over lists of (assignment, student)."""
 
-    def __init__(self, course, env, logs, tmp, config):
+    def __init__(self, course, env, logs, tmp, config, skip_experiments=True):
         self.course, self.env, self.logs, self.tmp, self.config = course, env, logs, tmp, config
+        self.skip_experiments = skip_experiments
         self.lock = threading.Lock()
         self.count = 0
 
@@ -399,7 +405,7 @@ class _Workers:
         job_file = self.tmp / f"job-{n}.json"
         results = self.tmp / f"results-{n}.jsonl"
         job = {"course": str(self.course), "action": action, "pairs": [list(p) for p in pairs],
-               "config": self.config, "results": str(results)}
+               "config": self.config, "results": str(results), "skip_experiments": self.skip_experiments}
         job_file.write_text(json.dumps(job))
         with open(self.logs / f"{action}-{n}.log", "w", encoding="utf-8") as log:
             subprocess.run([sys.executable, "-m", "autograder.nbworker", str(job_file)], cwd=self.course,
