@@ -11,6 +11,7 @@ import pytest
 
 from autograder import lessons, notebooks
 from autograder.checks.registry import CHECKS, LESSONS
+from autograder.notebook_cells import SETUP_CELL, SETUP_GRADE_ID
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -57,8 +58,10 @@ def test_stale_message_says_run_make_lessons(tmp_path):
     assert "make lessons" in proc.stderr
 
 
-def test_rendering_is_deterministic():
-    assert lessons.render_lessons() == lessons.render_lessons()
+def test_rendering_is_deterministic(tmp_path):
+    snapshot = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, snapshot)
+    assert lessons.render_lessons(snapshot) == lessons.render_lessons(snapshot)
 
 
 def test_one_lesson_per_registry_lesson():
@@ -128,3 +131,12 @@ def test_hidden_test_region_is_removed(tmp_path):
     text = lessons.render_lessons(tmp_path / "solutions")[path.name]
     assert "assert True" in text
     assert "secret_value_xyz" not in text and "HIDDEN TESTS" not in text
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.stem)
+def test_first_code_cell_is_the_canonical_set_up_cell(path, rendered):
+    for nb in (nbformat.read(path, as_version=4), rendered[path.name]):
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        assert first.source == SETUP_CELL
+        meta = first.metadata["nbgrader"]
+        assert meta["grade_id"] == SETUP_GRADE_ID and meta["locked"] and not meta["solution"]
