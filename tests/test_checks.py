@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_mutations import load_package, unload
 
 import rnnkit
 from autograder import calibrate
@@ -24,7 +25,6 @@ from autograder.checks.casefile import Case, Leaf, Seq
 from autograder.checks.probe import ProbeCell
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
 from autograder.judge import expectations, grade_in_process, judge, judge_results
-from tests.test_mutations import load_package, unload
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CHECKS_DIR = REPO / "autograder" / "checks"

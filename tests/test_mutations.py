@@ -16,11 +16,11 @@ import sys
 import textwrap
 
 import pytest
+from mutants import MUTANTS, VARIANTS  # tests/ is on sys.path (pytest rootdir-less import mode)
 
 from autograder.cases import make_cases
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
 from autograder.judge import expectations, grade_in_process
-from tests.mutants import MUTANTS, VARIANTS
 
 REFERENCE = pathlib.Path(__file__).resolve().parents[1] / "rnnkit"
 SEED = 31337
