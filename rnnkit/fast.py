@@ -64,16 +64,24 @@ class Fused(NamedTuple):
     - Wx: (D, G*H) input part, columns of the sigmoid gates scaled by 1/2
     - Wh: (H, G*H) recurrent part, same scaling (GRU: (H, 2H), reset and update only)
     - b: (G*H,) biases, same scaling
-    - Wx_raw, Wh_raw: the same without the scaling (used by the backward pass)
-    - Wh_a: GRU only, (H, H) recurrent part of the input activation (acts on r * y_prev)
+    - WxT, WhT: (G*H, D) and (G*H, H) (GRU: (2H, H)), the unscaled weights transposed
+      and contiguous, for the backward products (faster than a transposed view here)
+    - Wh_a, Wh_aT: GRU only, (H, H) recurrent part of the input activation (acts on
+      r * y_prev), and its transpose
+    - half: (G*H,) 0.5 on the sigmoid columns, 1 on the tanh columns; (0.5 + half * t)
+      with the 0.5 only on sigmoid columns turns tanh(z/2) into sigma(z) (see ``forward``)
+    - sig: (G*H,) 0.5 on sigmoid columns, 0 elsewhere
     """
 
     Wx: np.ndarray
     Wh: np.ndarray
     b: np.ndarray
-    Wx_raw: np.ndarray
-    Wh_raw: np.ndarray
+    WxT: np.ndarray
+    WhT: np.ndarray
     Wh_a: np.ndarray | None
+    Wh_aT: np.ndarray | None
+    half: np.ndarray
+    sig: np.ndarray
 
 
 def fuse(cell, params, dtype=np.float64):
@@ -96,18 +104,22 @@ def fuse(cell, params, dtype=np.float64):
         blocks, n_sig = [(getattr(params, "W_" + g), getattr(params, "b_" + g)) for g in _GRU_ORDER], 2
     H = blocks[0][1].shape[0]
     D = blocks[0][0].shape[1] - H
-    Wx_raw = np.concatenate([W[:, :D].T for W, _ in blocks], axis=1).astype(dtype)
-    Wh_raw = np.concatenate([W[:, D:].T for W, _ in blocks], axis=1).astype(dtype)
+    WxT = np.concatenate([W[:, :D] for W, _ in blocks], axis=0).astype(dtype)  # (G*H, D)
+    WhT = np.concatenate([W[:, D:] for W, _ in blocks], axis=0).astype(dtype)  # (G*H, H)
     b = np.concatenate([bb for _, bb in blocks]).astype(dtype)
-    Wh_a = None
+    Wh_a = Wh_aT = None
     if name == "gru":
-        Wh_a = np.ascontiguousarray(Wh_raw[:, 2 * H:])
-        Wh_raw = np.ascontiguousarray(Wh_raw[:, : 2 * H])
-    Wx, Wh = Wx_raw.copy(), Wh_raw.copy()
-    Wx[:, : n_sig * H] *= 0.5
-    Wh[:, : n_sig * H] *= 0.5
-    b[: n_sig * H] *= 0.5
-    return Fused(Wx, Wh, b, Wx_raw, Wh_raw, Wh_a)
+        Wh_aT = np.ascontiguousarray(WhT[2 * H :])
+        Wh_a = np.ascontiguousarray(Wh_aT.T)
+        WhT = np.ascontiguousarray(WhT[: 2 * H])
+    half = np.ones(len(b), dtype)
+    half[: n_sig * H] = 0.5
+    sig = np.zeros(len(b), dtype)
+    sig[: n_sig * H] = 0.5
+    # Scaling by 1/2 is exact in floating point: z/2 comes out of the same products.
+    Wx = np.ascontiguousarray(WxT.T) * half
+    Wh = np.ascontiguousarray(WhT.T) * half[: WhT.shape[0]]
+    return Fused(Wx, Wh, b * half, WxT, WhT, Wh_a, Wh_aT, half, sig)
 
 
 def _unfuse(name, dWx, dWh, db, dWh_a=None):
@@ -132,10 +144,12 @@ class Cache(NamedTuple):
     - fused: the Fused weights
     - xs: (T, B, D) inputs
     - Y: (T+1, B, H) outputs with y_0 first (RNN: the states s_0 ... s_T)
-    - G: (T, B, G*H) gate values after their nonlinearity
+    - G: gate values after their nonlinearity: LSTM (T, B, 4H) as [f, I, O, a];
+      GRU (T, B, 2H) as [r, u]; RNN (T, B, H) (= Y[1:])
     - S: LSTM (T+1, B, H) states s_0 ... s_T, else None
     - TS: LSTM (T, B, H) tanh(s_t), else None
     - RY: GRU (T, B, H) r_t * y_{t-1}, else None
+    - A: GRU (T, B, H) input activations a_t, else None
     """
 
     name: str
@@ -147,12 +161,15 @@ class Cache(NamedTuple):
     S: np.ndarray | None
     TS: np.ndarray | None
     RY: np.ndarray | None
+    A: np.ndarray | None
 
 
-def _sigmoid_from_half_tanh(g):
-    """In place: g holds tanh(z/2); make it sigma(z) = 0.5 + 0.5 tanh(z/2)."""
-    g *= 0.5
-    g += 0.5
+def _half_tanh_to_sigmoid(g, fz, cols):
+    """In place on whole rows: sigmoid columns hold tanh(z/2) and become 0.5 + 0.5 tanh(z/2)
+    = sigma(z); tanh columns are left as they are (times 1, plus 0). Whole contiguous
+    rows are much faster than a strided slice of them."""
+    g *= fz.half[cols]
+    g += fz.sig[cols]
 
 
 def forward(cell, xs, params, state0=None):
@@ -186,11 +203,12 @@ def forward(cell, xs, params, state0=None):
     state0 = tuple(np.asarray(s, dtype).reshape(B, H) for s in state0)
 
     # Input projection for all T steps at once; the loop adds the recurrent part in place.
-    G = (xs.reshape(T * B, D) @ fz.Wx + fz.b).reshape(T, B, -1)
+    X2 = xs.reshape(T * B, D)
     Y = np.empty((T + 1, B, H), dtype)
     Y[0] = state0[0]
-    S = TS = RY = None
+    S = TS = RY = A = None
     if name in ("lstm", "lstm_memo"):
+        G = (X2 @ fz.Wx + fz.b).reshape(T, B, 4 * H)
         S = np.empty((T + 1, B, H), dtype)
         S[0] = state0[1]
         TS = np.empty((T, B, H), dtype)
@@ -202,7 +220,7 @@ def forward(cell, xs, params, state0=None):
             np.matmul(Y[t], fz.Wh, out=rec)
             g += rec
             np.tanh(g, out=g)
-            _sigmoid_from_half_tanh(g[:, : 3 * H])
+            _half_tanh_to_sigmoid(g, fz, slice(None))
             f, i, o, a = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
             s = S[t + 1]
             if memo:
@@ -215,18 +233,20 @@ def forward(cell, xs, params, state0=None):
             np.multiply(o, TS[t], out=Y[t + 1])
         state = (Y[T].copy(), S[T].copy())
     elif name == "gru":
+        # Separate contiguous buffers for [r, u] and for a: a_t needs r_t first.
+        G = (X2 @ fz.Wx[:, : 2 * H] + fz.b[: 2 * H]).reshape(T, B, 2 * H)
+        A = (X2 @ fz.Wx[:, 2 * H :] + fz.b[2 * H :]).reshape(T, B, H)
         RY = np.empty((T, B, H), dtype)
         rec_ru = np.empty((B, 2 * H), dtype)
         rec_a = np.empty((B, H), dtype)
         tmp = np.empty((B, H), dtype)
         for t in range(T):
-            g = G[t]
-            g_ru, a = g[:, : 2 * H], g[:, 2 * H :]
+            g, a = G[t], A[t]
             np.matmul(Y[t], fz.Wh, out=rec_ru)
-            g_ru += rec_ru
-            np.tanh(g_ru, out=g_ru)
-            _sigmoid_from_half_tanh(g_ru)
-            r, u = g_ru[:, :H], g_ru[:, H:]
+            g += rec_ru
+            np.tanh(g, out=g)
+            _half_tanh_to_sigmoid(g, fz, slice(0, 2 * H))
+            r, u = g[:, :H], g[:, H:]
             np.multiply(r, Y[t], out=RY[t])
             np.matmul(RY[t], fz.Wh_a, out=rec_a)
             a += rec_a
@@ -237,19 +257,21 @@ def forward(cell, xs, params, state0=None):
             np.add(Y[t], tmp, out=Y[t + 1])
         state = (Y[T].copy(),)
     else:
+        G = (X2 @ fz.Wx + fz.b).reshape(T, B, H)
         rec = np.empty((B, H), dtype)
         for t in range(T):
+            g = G[t]
             np.matmul(Y[t], fz.Wh, out=rec)
-            np.add(G[t], rec, out=Y[t + 1])
-            np.tanh(Y[t + 1], out=Y[t + 1])
-            G[t] = Y[t + 1]
+            g += rec
+            np.tanh(g, out=g)
+            Y[t + 1] = g
         state = (Y[T].copy(),)
 
     ys = Y[1:]
     if unbatched:
         ys = ys[:, 0]
         state = tuple(s[0] for s in state)
-    return ys, state, Cache(name, unbatched, fz, xs, Y, G, S, TS, RY)
+    return ys, state, Cache(name, unbatched, fz, xs, Y, G, S, TS, RY, A)
 
 
 def backward(cache, dys, dstate_T=None):
@@ -288,11 +310,15 @@ def backward(cache, dys, dstate_T=None):
     dZ = np.empty_like(G)  # gradients on the pre-activations z_t (unscaled)
     dy = np.empty((B, H), dtype)
     tmp = np.empty((B, H), dtype)
-    dWh_a = None
+    X2 = xs.reshape(T * B, D)
+    Yprev = Y[:T].reshape(T * B, H)
     if name in ("lstm", "lstm_memo"):
         S, TS = cache.S, cache.TS
         ds = _init(dstate_T[1])
         memo = name == "lstm_memo"
+        deriv = np.empty((B, 4 * H), dtype)
+        # sigma' = g (1 - g) on f, I, O and tanh' = (1 - a)(1 + a) on a: (1 - g)(g + beta)
+        beta = 1 - 2 * fz.sig
         for t in range(T - 1, -1, -1):
             g, dz = G[t], dZ[t]
             f, i, o, a = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
@@ -312,24 +338,29 @@ def backward(cache, dys, dstate_T=None):
                 np.multiply(ds, S[t], out=dzf)  # dL/df_t
             np.multiply(ds, a, out=dzi)  # dL/dI_t
             np.multiply(ds, i, out=dza)  # dL/da_t
-            # sigmoid' = g (1 - g) for f, I, O at once; tanh' = 1 - a^2
-            gs, dzs = g[:, : 3 * H], dz[:, : 3 * H]
-            dzs *= gs
-            dzs -= dzs * gs
-            np.multiply(a, a, out=tmp)
-            np.subtract(1, tmp, out=tmp)
-            dza *= tmp
+            np.subtract(1, g, out=deriv)
+            dz *= deriv
+            np.add(g, beta, out=deriv)
+            dz *= deriv
             if not memo:
                 ds *= f
-            np.matmul(dz, fz.Wh_raw.T, out=dh)
+            np.matmul(dz, fz.WhT, out=dh)
         dstate0 = (dh, ds)
+        dZ2 = dZ.reshape(T * B, 4 * H)
+        dWx = X2.T @ dZ2
+        dWh = Yprev.T @ dZ2
+        db = dZ2.sum(axis=0)
+        dxs = dZ2 @ fz.WxT
+        grads = _unfuse(name, dWx, dWh, db)
     elif name == "gru":
-        RY = cache.RY
+        RY, A = cache.RY, cache.A
+        dA = np.empty_like(A)
         dry = np.empty((B, H), dtype)
+        deriv = np.empty((B, 2 * H), dtype)
         for t in range(T - 1, -1, -1):
-            g, dz = G[t], dZ[t]
-            r, u, a = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-            dzr, dzu, dza = dz[:, :H], dz[:, H : 2 * H], dz[:, 2 * H :]
+            g, dz, a, dza = G[t], dZ[t], A[t], dA[t]
+            r, u = g[:, :H], g[:, H:]
+            dzr, dzu = dz[:, :H], dz[:, H:]
             y_prev = Y[t]
             np.add(dys[t], dh, out=dy)
             # a_t: dz_a = dy * u * (1 - a^2)
@@ -341,37 +372,42 @@ def backward(cache, dys, dstate_T=None):
             np.subtract(a, y_prev, out=dzu)
             dzu *= dy
             # r_t * y_{t-1} feeds a_t through Wh_a
-            np.matmul(dza, fz.Wh_a.T, out=dry)
+            np.matmul(dza, fz.Wh_aT, out=dry)
             np.multiply(dry, y_prev, out=dzr)
-            gs, dzs = g[:, : 2 * H], dz[:, : 2 * H]
-            dzs *= gs
-            dzs -= dzs * gs
+            # sigma' = g (1 - g) on [r, u], whole rows
+            np.subtract(1, g, out=deriv)
+            deriv *= g
+            dz *= deriv
             # dy_{t-1} = dy (1 - u) + dry * r + [dz_r, dz_u] @ Wh_ru^T
             np.multiply(dy, u, out=tmp)
             np.subtract(dy, tmp, out=dh)
             dry *= r
             dh += dry
-            np.matmul(dzs, fz.Wh_raw.T, out=tmp)
+            np.matmul(dz, fz.WhT, out=tmp)
             dh += tmp
         dstate0 = (dh,)
-        dWh_a = RY.reshape(T * B, H).T @ dZ[:, :, 2 * H :].reshape(T * B, H)
+        dZ2, dA2 = dZ.reshape(T * B, 2 * H), dA.reshape(T * B, H)
+        dWx = np.concatenate([X2.T @ dZ2, X2.T @ dA2], axis=1)
+        dWh = Yprev.T @ dZ2
+        dWh_a = RY.reshape(T * B, H).T @ dA2
+        db = np.concatenate([dZ2.sum(axis=0), dA2.sum(axis=0)])
+        dxs = dZ2 @ fz.WxT[: 2 * H]
+        dxs += dA2 @ fz.WxT[2 * H :]
+        grads = _unfuse(name, dWx, dWh, db, dWh_a)
     else:
         for t in range(T - 1, -1, -1):
             np.add(dys[t], dh, out=dy)
             np.multiply(G[t], G[t], out=tmp)
             np.subtract(1, tmp, out=tmp)
             np.multiply(dy, tmp, out=dZ[t])
-            np.matmul(dZ[t], fz.Wh_raw.T, out=dh)
+            np.matmul(dZ[t], fz.WhT, out=dh)
         dstate0 = (dh,)
+        dZ2 = dZ.reshape(T * B, H)
+        grads = _unfuse(name, X2.T @ dZ2, Yprev.T @ dZ2, dZ2.sum(axis=0))
+        dxs = dZ2 @ fz.WxT
 
-    # Sums over time as single products over all T * B rows.
-    n_rec = fz.Wh_raw.shape[1]
-    dZ2 = dZ.reshape(T * B, -1)
-    dWx = xs.reshape(T * B, D).T @ dZ2
-    dWh = Y[:T].reshape(T * B, H).T @ dZ2[:, :n_rec]
-    db = dZ2.sum(axis=0)
-    dxs = (dZ2 @ fz.Wx_raw.T).reshape(T, B, D)
-    grads = _unfuse(name, dWx, dWh, db, dWh_a)
+    # (weight gradients above: sums over time as single products over all T * B rows)
+    dxs = dxs.reshape(T, B, D)
     if cache.unbatched:
         dxs = dxs[:, 0]
         dstate0 = tuple(d[0] for d in dstate0)
