@@ -92,9 +92,10 @@ def test_released_package_is_stubbed_from_this_lesson_on(course_dir, assignment)
 def test_released_notebook_is_the_lesson(course_dir, assignment):
     # The course's source/ copy is the snapshot nbgrader saw; lessons/ is rendered the same way.
     source = nbformat.read(course_dir / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    rendered = json.loads(notebooks.dumps(notebooks.clear_notebook(source)))
-    released = json.loads((course_dir / "release" / assignment / f"{assignment}.ipynb").read_text())
-    assert released == rendered
+    rendered = notebooks.dumps(notebooks.clear_notebook(source))
+    released = (course_dir / "release" / assignment / f"{assignment}.ipynb").read_text()
+    assert json.loads(released) == json.loads(rendered)
+    assert released == rendered  # byte for byte: the same preprocessors, the same writer
 
 
 def test_exclude_overwriting_lists_each_lessons_files_by_exact_path(config):
