@@ -567,3 +567,11 @@ def test_replay_tables_never_hold_the_answer_of_their_case():
                 leak = any(r.shape == w.shape and not compare.diff_arrays(w, r, tol)[0].any() for w in want)
                 assert not leak, (case.check_id, case.case_id)
     assert replayed > 100
+
+
+def test_stub_called_by_a_composition_is_named(pkg_with):
+    pkg = pkg_with("lstm.new_state", "raise NotImplementedError()\n")
+    out = grade_in_process(pkg, 3, check_ids=["lstm.lstm_step", "lstm.new_state"])
+    assert out["lstm.lstm_step"].score == 0
+    assert "`lstm_step` calls `new_state`, which is not written yet" in out["lstm.lstm_step"].message
+    assert out["lstm.new_state"].message.startswith("`new_state` is not written yet")

@@ -255,8 +255,15 @@ def judge_case(case, result, want, mistakes, dtype):
         )
     if result.get("error"):
         text = result["error"]
-        if text.startswith("NotImplementedError"):
-            msg = f"`{case.check_id.split('.')[1]}` is not written yet (it raises NotImplementedError)."
+        function = case.check_id.split(".")[1]
+        inner = text.rsplit(" in ", 1)[-1].rstrip(")") if text.endswith(")") and " in " in text else function
+        if text.startswith("NotImplementedError") and inner in (function, "<module>"):
+            msg = f"`{function}` is not written yet (it raises NotImplementedError)."
+        elif text.startswith("NotImplementedError"):
+            msg = (
+                f"`{function}` calls `{inner}`, which is not written yet (it raises NotImplementedError): "
+                f"write `{inner}` first."
+            )
         else:
             msg = f"On {where} your function raised {text}"
         return Verdict(case.case_id, case.group, False, None, msg)
