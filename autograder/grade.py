@@ -263,8 +263,11 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                 futures += [pool.submit(sandbox_task, s) for s in good]
                 for f in futures:
                     f.result()
-        # failures: once more alone (a locked gradebook, a fluke), then with the released notebook
-        for round_ in ("again", "released"):
+        # Failures: once more (a locked gradebook, a fluke), then with the released notebook, then
+        # with no code run at all (the learner's rnnkit kills the kernel on import): the notebook is
+        # then recorded and the check cells get their trusted scores all the same.
+        nothing_ran = set()
+        for round_ in ("again", "released", "nothing"):
             if not failures:
                 break
             retry = sorted(failures)
@@ -275,10 +278,14 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                     if (student, assignment) not in replaced:
                         note = _failure_note(failures[(assignment, student)])
                         batch.notes.append((student, assignment, note))
-            for (assignment, student), (ok, error) in runner.run("autograde", retry).items():
+            skip = "all" if round_ == "nothing" else None
+            for (assignment, student), (ok, error) in runner.run("autograde", retry, skip=skip).items():
                 if ok:
                     autograded.setdefault(assignment, set()).add(student)
                     failures.pop((assignment, student), None)
+                    if skip:
+                        nothing_ran.add((assignment, student))
+                        batch.notes.append((student, assignment, NOTHING_RAN))
                 else:
                     failures[(assignment, student)] = error
         for (assignment, student), error in sorted(failures.items()):
@@ -294,7 +301,8 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
             for student in sorted(autograded.get(assignment, ())):
                 scores = {c.grade_id: trusted.get(student, {}).get(c.check_id) for c in specs}
                 scores = {g: (o.score, o.max_score, o.message) for g, o in scores.items() if o is not None}
-                gbk.write_check_scores(db_url, student, assignment, scores)
+                gbk.write_check_scores(db_url, student, assignment, scores,
+                                       zero_others=(assignment, student) in nothing_ran)
                 nb_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
                 try:
                     fb.rewrite_autograded(nb_path, scores)
@@ -386,6 +394,10 @@ def _stage(sub, assignment, course, batch):
     return reason
 
 
+NOTHING_RAN = ("even the released notebook could not run with your rnnkit (the kernel died): no cell was "
+               "run; your rnnkit was graded as usual")
+
+
 class _Workers:
     """Runs ``autograder.nbworker`` processes over lists of (assignment, student)."""
 
@@ -395,7 +407,7 @@ class _Workers:
         self.lock = threading.Lock()
         self.count = 0
 
-    def run(self, action, pairs):
+    def run(self, action, pairs, skip=None):
         """{(assignment, student): (ok, error text)} for every pair (a pair without a result failed)."""
         if not pairs:
             return {}
@@ -405,7 +417,8 @@ class _Workers:
         job_file = self.tmp / f"job-{n}.json"
         results = self.tmp / f"results-{n}.jsonl"
         job = {"course": str(self.course), "action": action, "pairs": [list(p) for p in pairs],
-               "config": self.config, "results": str(results), "skip_experiments": self.skip_experiments}
+               "config": self.config, "results": str(results),
+               "skip": skip or ("experiments" if self.skip_experiments else None)}
         job_file.write_text(json.dumps(job))
         with open(self.logs / f"{action}-{n}.log", "w", encoding="utf-8") as log:
             subprocess.run([sys.executable, "-m", "autograder.nbworker", str(job_file)], cwd=self.course,

@@ -19,13 +19,14 @@ class SubmissionSummary:
     auto_cells: list  # (grade_id, score, max_score) of auto-graded code cells, in notebook order
 
 
-def write_check_scores(db_url, student, assignment, scores, notebook=None):
+def write_check_scores(db_url, student, assignment, scores, notebook=None, zero_others=False):
     """Write the trusted check scores of one submitted notebook.
 
     Inputs:
     - db_url: gradebook URL (sqlite:///.../gradebook.db)
     - student, assignment: ids; notebook defaults to the assignment name
     - scores: dict grade_id -> (score, max_score, message)
+    - zero_others: set every other auto-graded cell to 0 (the notebook was recorded without running)
     Returns the list of grade ids that had no grade row (a check cell the notebook lacks).
     """
     from nbgrader.api import Gradebook, MissingEntry
@@ -37,6 +38,8 @@ def write_check_scores(db_url, student, assignment, scores, notebook=None):
         for grade in submitted.grades:
             grade.manual_score = None
             grade.extra_credit = None
+            if zero_others and grade.auto_score is not None and grade.name not in scores:
+                grade.auto_score = 0.0
         for comment in submitted.comments:
             comment.manual_comment = None
         for grade_id, (score, max_score, _message) in scores.items():

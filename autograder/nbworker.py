@@ -4,14 +4,14 @@
 
     {"course": "/abs/course", "action": "autograde" | "feedback",
      "pairs": [["04-lstm", "alice"], ...], "config": {"Execute": {"timeout": 30}, ...},
-     "skip_experiments": true, "results": "/abs/results.jsonl"}
+     "skip": null | "experiments" | "all", "results": "/abs/results.jsonl"}
 
 and calls nbgrader's own Python API (``NbGraderAPI.autograde`` / ``generate_feedback``)
 once per pair, in this one process: nbgrader is imported once, the course's
 ``nbgrader_config.py`` is loaded once, and one learner's failure is one line of
 results (``{"assignment", "student", "success", "error"}``), not a failed batch.
-With ``skip_experiments`` the notebooks' ungraded code cells are not run
-(``autograder.nbpre.SkipExperiments``).
+With ``skip`` "experiments" the notebooks' ungraded code cells are not run, with
+"all" no code cell runs (``autograder.nbpre``).
 Several workers may share the SQLite gradebook (it exists before they start).
 """
 
@@ -36,13 +36,15 @@ def main(argv=None):
 
     config = PyFileConfigLoader("nbgrader_config.py", path=course).load_config()
     config.merge(Config(job.get("config", {})))
-    if job.get("skip_experiments"):
+    skip = job.get("skip")  # None, "experiments" or "all"
+    if skip:
         from nbgrader.converters.autograde import Autograde
 
-        from .nbpre import SkipExperiments
+        from .nbpre import SkipAllCode, SkipExperiments
 
         defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-        config.Autograde.autograde_preprocessors = [SkipExperiments, *defaults]
+        first = SkipAllCode if skip == "all" else SkipExperiments
+        config.Autograde.autograde_preprocessors = [first, *defaults]
     config.CourseDirectory.root = course
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)

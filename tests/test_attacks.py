@@ -1,0 +1,403 @@
+"""Hostile and faulty submissions, graded together in one batch.
+
+Every attacker is a baseline learner (the answer key, the untouched stub, or the
+key with ``forget_gate`` not written) plus one trick. The rule: no attacker scores
+more than its baseline without the trick (per check and in total), and the batch
+always finishes with every submission graded or listed as ungradable with a reason.
+
+One ``grade`` run (lesson 04-lstm only, short time limits) grades all of them; the
+tests below read its outputs and the gradebook.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import classroom, sandbox
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "04-lstm"
+REPO = Path(__file__).resolve().parents[1]
+NB = f"lessons/{ASSIGNMENT}.ipynb"
+
+FORGET_GATE_STUB = '''
+def forget_gate(x, y_prev, W_f, b_f):
+    raise NotImplementedError()
+'''
+
+
+def _forget(body):
+    """A forget_gate whose body is ``body`` (indented by 4)."""
+    return "def forget_gate(x, y_prev, W_f, b_f):\n" + "\n".join("    " + line for line in body.splitlines())
+
+
+def _cell(source):
+    def edit(nb):
+        classroom.insert_cell(nb, source)
+    return edit
+
+
+def _replace_check_cells(new_source):
+    def edit(nb):
+        for cell in nb["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if str(meta.get("grade_id", "")).startswith("check_"):
+                cell["source"] = new_source
+    return edit
+
+
+def _delete_check_cells(nb):
+    nb["cells"] = [c for c in nb["cells"]
+                   if not str(c["metadata"].get("nbgrader", {}).get("grade_id", "")).startswith("check_")]
+
+
+def _split_check_cell(nb):
+    # JupyterLab's "split cell" on a check cell: two cells, same id and nbgrader metadata.
+    for i, cell in enumerate(nb["cells"]):
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check_lstm_forget_gate":
+            first, second = json.loads(json.dumps(cell)), json.loads(json.dumps(cell))
+            first["source"], second["source"] = "check(", '"lstm.forget_gate")'
+            nb["cells"][i:i + 1] = [first, second]
+            return
+
+
+def _duplicate_cells(nb):
+    # Copy-pasted cells keep their ids: every check cell twice, far apart.
+    copies = [json.loads(json.dumps(c)) for c in nb["cells"]
+              if str(c["metadata"].get("nbgrader", {}).get("grade_id", "")).startswith("check_")]
+    nb["cells"].extend(copies)
+
+
+GRADEBOOK_WRITER = '''
+import glob, sqlite3
+for path in glob.glob("/**/gradebook.db", recursive=True) + glob.glob("../../../gradebook.db"):
+    try:
+        db = sqlite3.connect(path)
+        db.execute("UPDATE grade SET manual_score = 100, extra_credit = 100")
+        db.commit()
+    except Exception:
+        pass
+'''
+
+# Baselines: "key" (answer key), "stub" (nothing written), "noforget" (key, forget_gate not written).
+
+
+def _py(relpath, function, source):
+    def build(folder):
+        classroom.replace_function(folder / relpath, function, source)
+    return build
+
+
+def _append(relpath, code):
+    def build(folder):
+        classroom.append_code(folder / relpath, code)
+    return build
+
+
+def _notebook(edit):
+    def build(folder):
+        classroom.edit_notebook(folder / NB, edit)
+    return build
+
+
+def _write(relpath, text):
+    def build(folder):
+        path = folder / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return build
+
+
+def _symlink_lstm(folder):
+    target = folder / "rnnkit" / "lstm.py"
+    target.unlink()
+    target.symlink_to(REPO / "rnnkit" / "lstm.py")  # the reference, solutions included
+
+
+def _symlink_package(folder):
+    import shutil
+
+    shutil.rmtree(folder / "rnnkit")
+    (folder / "rnnkit").symlink_to(REPO / "rnnkit", target_is_directory=True)
+
+
+def _broken_notebook(folder):
+    (folder / NB).write_text('{"cells": [ this is not json')
+
+
+READ_REFERENCE = _forget('''
+import importlib.util, glob
+for path in ["{path}"] + glob.glob("/**/rnnkit/lstm.py", recursive=True):
+    try:
+        spec = importlib.util.spec_from_file_location("ref_lstm", path)
+        ref = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ref)
+        if "YOUR CODE HERE" not in open(path).read():
+            return ref.forget_gate(x, y_prev, W_f, b_f)
+    except Exception:
+        pass
+raise NotImplementedError()'''.format(path=REPO / "rnnkit" / "lstm.py"))
+
+IMPORT_INSTRUCTOR = _forget(f'''
+import sys
+sys.path.insert(0, "{REPO}")
+for name in [m for m in sys.modules if m == "rnnkit" or m.startswith("rnnkit.")]:
+    sys.modules.pop(name)
+try:
+    import autograder  # noqa
+    from rnnkit import lstm as ref
+    return ref.forget_gate(x, y_prev, W_f, b_f)
+except Exception:
+    raise NotImplementedError()''')
+
+READ_FIXTURES = _forget('''
+# Answer from the published fixtures when the inputs match one of them.
+import glob, numpy as np
+for path in glob.glob("/**/lstm.forget_gate*.npz", recursive=True):
+    data = np.load(path, allow_pickle=False)
+    for key in data.files:
+        arr = data[key]
+        if arr.shape[-1:] == (W_f.shape[0],) and arr.ndim == np.ndim(x):
+            return arr
+raise NotImplementedError()''')
+
+FORK_BOMB = """
+import os, time
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+    except OSError:
+        break
+"""
+SWALLOW = """
+_check = check
+def check(check_id):
+    try:
+        _check(check_id)
+    except BaseException:
+        print('ok')
+"""
+READ_SOURCE = """
+import glob
+for p in glob.glob('/**/source/**/*.ipynb', recursive=True)[:5]:
+    print(open(p).read())
+"""
+FAKE_CHECK = "def check(check_id):\n    print('All cases pass.')"
+FAKE_RNNCHECK = ("def check(check_id):\n    print('All cases pass.')\ndef ready(*a):\n    return True\n"
+                 "def show_setup(d):\n    pass\n")
+KILL_PARENT = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+LSTM = "rnnkit/lstm.py"
+INIT = "rnnkit/__init__.py"
+
+# name -> (baseline, how to build it from the baseline). Every one must end graded.
+ATTACKS = {
+    # --- the learner's package, run in the sandbox
+    "patch-numpy": ("stub", _append(INIT, classroom.NUMPY_PATCH)),
+    "patch-rnncheck": ("stub", _write("rnncheck/notebook.py", FAKE_RNNCHECK)),
+    "swallow-in-package": ("noforget", _py(LSTM, "forget_gate", _forget(
+        "try:\n    raise NotImplementedError()\nexcept BaseException:\n    import numpy as np\n"
+        "    return np.full((np.shape(x)[:-1] or ()) + (W_f.shape[0],), 0.5)"))),
+    "read-reference": ("noforget", _py(LSTM, "forget_gate", READ_REFERENCE)),
+    "import-instructor": ("noforget", _py(LSTM, "forget_gate", IMPORT_INSTRUCTOR)),
+    "read-fixtures": ("noforget", _py(LSTM, "forget_gate", READ_FIXTURES)),
+    "gradebook-from-package": ("stub", _append(INIT, GRADEBOOK_WRITER)),
+    "sys-exit": ("noforget", _py(LSTM, "forget_gate", _forget("import sys\nsys.exit(0)"))),
+    "os-exit": ("noforget", _py(LSTM, "forget_gate", _forget("import os\nos._exit(0)"))),
+    "exit-at-import": ("stub", _append(INIT, "import os\nos._exit(0)")),
+    "endless-loop": ("noforget", _py(LSTM, "forget_gate", _forget("while True:\n    pass"))),
+    "flood-output": ("noforget", _py(LSTM, "forget_gate", _forget(
+        "import sys\nsys.stdout.write('x' * (50 << 20))\nraise NotImplementedError()"))),
+    "memory-bomb": ("noforget", _py(LSTM, "forget_gate", _forget(
+        "hog = [bytearray(1 << 30) for _ in range(64)]\nraise NotImplementedError()"))),
+    "fork-bomb": ("key", _append(INIT, FORK_BOMB)),
+    "shadow-numpy": ("stub", _write("numpy/__init__.py", "def allclose(*a, **k):\n    return True\n")),
+    "sitecustomize": ("stub", _write("sitecustomize.py", classroom.NUMPY_PATCH)),
+    "symlink-to-reference": ("stub", _symlink_lstm),
+    "symlinked-package": ("stub", _symlink_package),
+    # --- the notebook, run by nbgrader in the (sandboxed) kernel
+    "notebook-redefines-check": ("stub", _notebook(_cell(FAKE_CHECK))),
+    "notebook-swallows-errors": ("stub", _notebook(_cell(SWALLOW))),
+    "notebook-reads-test-source": ("stub", _notebook(_cell(READ_SOURCE))),
+    "notebook-writes-gradebook": ("stub", _notebook(_cell(GRADEBOOK_WRITER))),
+    "notebook-os-exit": ("stub", _notebook(_cell("import os\nos._exit(1)"))),
+    "notebook-kills-parent": ("stub", _notebook(_cell(KILL_PARENT))),
+    "notebook-endless-loop": ("stub", _notebook(_cell("while True:\n    pass"))),
+    "notebook-flood": ("stub", _notebook(_cell("for i in range(50):\n    print('x' * (1 << 20))"))),
+    "notebook-fork-bomb": ("stub", _notebook(_cell(FORK_BOMB))),
+    "edited-test-cells": ("stub", _notebook(_replace_check_cells("print('All cases pass.')"))),
+    "deleted-test-cells": ("stub", _notebook(_delete_check_cells)),
+    "split-cell": ("stub", _notebook(_split_check_cell)),
+    "duplicated-cells": ("stub", _notebook(_duplicate_cells)),
+    "broken-notebook": ("stub", _broken_notebook),
+    "missing-notebook": ("stub", lambda folder: (folder / NB).unlink()),
+    "exit-at-import-key": ("key", _append(INIT, "import os\nos._exit(0)")),
+}
+
+
+def _tree_digest(folder):
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _zip_folder(folder, zip_path, top="course"):
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, f"{top}/{path.relative_to(folder)}" if top else str(path.relative_to(folder)))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    from autograder.grade import grade
+
+    root = tmp_path_factory.mktemp("attacks")
+    templates = classroom.Templates(root / "templates")
+    subs = root / "subs"
+    subs.mkdir()
+    templates.learner(subs / "key")
+    templates.learner(subs / "stub", base="stub")
+    noforget = templates.learner(subs / "noforget")
+    classroom.replace_function(noforget / "rnnkit" / "lstm.py", "forget_gate", FORGET_GATE_STUB)
+    for name, (base, build) in ATTACKS.items():
+        folder = subs / name
+        if base == "noforget":
+            import shutil
+
+            shutil.copytree(noforget, folder, symlinks=True)
+        else:
+            templates.learner(folder, base="key" if base == "key" else "stub")
+        build(folder)
+    # zips: a zip-slip entry beside a stub course (graded as the stub), a damaged zip, a zip bomb,
+    # and the answer key as a zip without a top-level folder
+    stub_zip = subs / "zip-slip.zip"
+    _zip_folder(templates.stub, stub_zip)
+    with zipfile.ZipFile(stub_zip, "a") as zf:
+        zf.writestr("../../escaped-by-zip.py", "print('outside')\n")
+        zf.writestr("/tmp/absolute-by-zip.py", "print('outside')\n")
+    (subs / "corrupt-zip.zip").write_bytes(b"PK\x03\x04 this is not a zip file" * 10)
+    with zipfile.ZipFile(subs / "zip-bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("course/lessons/big.bin", "w", force_zip64=True) as f:
+            block = bytes(1 << 20)
+            for _ in range(320):
+                f.write(block)
+    _zip_folder(templates.key, subs / "key-zip-flat.zip", top="")
+    before = _tree_digest(subs)
+    out = root / "out"
+    result = grade(subs, out, jobs=2, assignments=[ASSIGNMENT], cell_timeout=10, check_timeout=5,
+                   seed=20261125, progress=False)
+    return {"root": root, "subs": subs, "out": out, "result": result, "before": before}
+
+
+def _csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _totals(batch):
+    return {r["student_id"]: float(r["score"]) for r in _csv(batch["out"] / "grades.csv")
+            if r["assignment"] == ASSIGNMENT}
+
+
+def _checks(batch):
+    table = {}
+    for r in _csv(batch["out"] / "results.csv"):
+        table.setdefault(r["student_id"], {})[r["test_id"]] = float(r["score"])
+    return table
+
+
+def test_there_are_at_least_twenty_attacks():
+    assert len(ATTACKS) + 4 >= 20  # plus the four zips
+
+
+def test_baselines_score_as_expected(batch):
+    totals, checks = _totals(batch), _checks(batch)
+    assert set(checks["key"].values()) and all(v > 0 for v in checks["key"].values())
+    assert all(v == 0 for v in checks["stub"].values())
+    assert checks["noforget"]["lstm.forget_gate"] == 0
+    assert checks["noforget"]["lstm.input_gate"] == checks["key"]["lstm.input_gate"] > 0
+    assert totals["key"] > totals["noforget"] > totals["stub"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_no_attack_beats_its_baseline(batch, name):
+    base, _build = ATTACKS[name]
+    totals, checks = _totals(batch), _checks(batch)
+    assert name in totals, f"{name} was not graded"
+    assert totals[name] <= totals[base]
+    for check_id, score in checks[name].items():
+        assert score <= checks[base][check_id], check_id
+
+
+def test_every_submission_ends_in_exactly_one_state(batch):
+    graded = set(_totals(batch))
+    ungradable = _csv(batch["out"] / "ungradable.csv")
+    ungradable_ids = {r["student_id"] for r in ungradable}
+    names = {p.name.removesuffix(".zip") for p in batch["subs"].iterdir()}
+    assert graded | ungradable_ids == names
+    assert graded & ungradable_ids == set()
+    assert all(r["reason"].strip() for r in ungradable)
+    assert ungradable_ids == {"corrupt-zip", "zip-bomb"}
+
+
+def test_zips(batch):
+    totals, checks = _totals(batch), _checks(batch)
+    assert totals["zip-slip"] == totals["stub"]
+    assert checks["key-zip-flat"] == checks["key"]
+    for escaped in [batch["root"] / "escaped-by-zip.py", batch["root"].parent / "escaped-by-zip.py",
+                    Path("/tmp/absolute-by-zip.py")]:
+        assert not escaped.exists()
+    notes = _csv(batch["out"] / "notes.csv")
+    assert any(r["student_id"] == "zip-slip" and "unsafe path" in r["note"] for r in notes)
+
+
+def test_submissions_are_never_modified(batch):
+    assert _tree_digest(batch["subs"]) == batch["before"]
+
+
+def test_gradebook_agrees_with_grades_csv(batch):
+    from nbgrader.api import Gradebook
+
+    totals = _totals(batch)
+    with Gradebook(f"sqlite:///{batch['out'] / 'course' / 'gradebook.db'}") as gb:
+        for student, score in totals.items():
+            sub = gb.find_submission(ASSIGNMENT, student)
+            assert sub.score == pytest.approx(score)
+            for grade in gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student).grades:
+                assert grade.manual_score is None and grade.extra_credit is None
+
+
+def test_kernel_attacks_left_no_process_behind(batch):
+    # The fork bombs were refused; nothing sleeping from a learner survives the batch.
+    if sandbox.seccomp_filter() is None:
+        pytest.skip("the process filter is built for x86-64 only")
+    leftovers = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ipykernel" in cmdline and str(batch["out"]).encode() in cmdline:
+                leftovers.append(pid)
+    assert leftovers == []
+
+
+def test_feedback_shows_trusted_result_not_the_forged_one(batch):
+    page = batch["out"] / "feedback" / "notebook-redefines-check" / f"{ASSIGNMENT}.html"
+    text = page.read_text(encoding="utf-8")
+    assert "Graded outside the notebook: 0 / 1 points." in text
+    assert str(20261125) not in text
