@@ -1,0 +1,86 @@
+"""Grading throughput: seconds per learner for the whole course, --jobs 1 and --jobs 2.
+
+    python benchmarks/bench_grading.py [--learners 6] [--repeats 1] [--jobs 1 2]
+
+Builds a class of simulated learners (the demo's mix: answer key, memo LSTM, PyTorch
+GRU mix, untouched stub, numpy patcher, crasher, repeated to --learners), grades
+it with ``autograder.grade.grade`` for every assignment, and prints a markdown
+table: seconds per learner (total wall time / learners, median over repeats),
+the same without the fixed cost of building the nbgrader course, and the phases.
+The target is at most 15 s per learner on a 2-core machine.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def build_class(folder, n, templates):
+    from autograder.classroom import demo_class
+
+    base = folder / "base"
+    demo_class(base, templates)
+    names = sorted(p.name for p in base.iterdir())
+    subs = folder / "subs"
+    subs.mkdir()
+    for i in range(n):
+        name = names[i % len(names)]
+        shutil.copytree(base / name, subs / f"{name}-{i:02d}")
+    return subs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--assignments", nargs="*", help="default: the whole course")
+    args = parser.parse_args(argv)
+
+    from autograder.classroom import Templates
+    from autograder.course import nbgrader_env
+    from autograder.grade import grade
+
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        tmp = Path(tmp)
+        templates = Templates(tmp / "templates")
+        subs = build_class(tmp, args.learners, templates)
+        for jobs in args.jobs:
+            per_learner, marginal, phases = [], [], []
+            for r in range(args.repeats):
+                out = tmp / f"out-{jobs}-{r}"
+                started = time.monotonic()
+                batch = grade(subs, out, jobs=jobs, assignments=args.assignments, progress=False)
+                total = time.monotonic() - started
+                per_learner.append(total / args.learners)
+                marginal.append((total - batch.timings.get("course", 0.0)) / args.learners)
+                phases.append(batch.timings)
+                print(f"jobs={jobs} repeat={r}: {total:.1f} s, {len(batch.graded)} graded, "
+                      f"{len(batch.ungradable)} ungradable, phases "
+                      + ", ".join(f"{k} {v:.1f}s" for k, v in batch.timings.items()), flush=True)
+            rows.append((jobs, statistics.median(per_learner), statistics.median(marginal), phases[-1]))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print()
+    scope = "all assignments" if not args.assignments else ", ".join(args.assignments)
+    print(f"Grading {args.learners} learners, {scope}, {os.cpu_count()} cores, "
+          f"load average {load:.1f} at the end")
+    print()
+    print("| --jobs | s per learner (median) | without course build | phases of the last run (s) |")
+    print("|---:|---:|---:|---|")
+    for jobs, median, without, timings in rows:
+        phase_text = ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
+        print(f"| {jobs} | {median:.1f} | {without:.1f} | {phase_text} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
