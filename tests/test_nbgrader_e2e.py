@@ -133,5 +133,11 @@ def test_feedback_reaches_the_learners_and_shows_no_hidden_text(run):
             assert marker not in text
         if name == "sam_stub":
             assert "AssertionError" in text
-        else:
-            assert "AssertionError" not in text and "NotImplementedError" not in text
+        # The autograded notebook behind it: check cells fail exactly for the stub learner.
+        graded = nbformat.read(run["root"] / "autograded" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                               as_version=4)
+        check_ids = {s.grade_id for s in _check_cells()}
+        for cell in graded.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in check_ids:
+                errors = [o for o in cell.outputs if o.output_type == "error"]
+                assert bool(errors) == (not run["learners"][name]), (name, cell.source, errors)
