@@ -336,7 +336,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", choices=["numpy", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=15, help="timed repeats per case (default 15)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per case (default 7)")
     parser.add_argument("--quick", action="store_true", help="3 repeats per case")
     parser.add_argument("--json", help="write the raw results here")
     parser.add_argument("--markdown", help="write the markdown table here")
