@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -458,8 +459,8 @@ def _chunks(items, n):
 
 def _first_line(error):
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "Error" in line or "error" in line:
+    for line in lines:
+        if re.match(r"^[\w.]*(Error|Exception)\b", line) and "NbGraderException" not in line:
             return line[:200]
     return lines[-1][:200] if lines else "unknown error"
 
@@ -468,6 +469,10 @@ def _failure_note(error):
     text = str(error)
     if "DeadKernelError" in text or "Kernel died" in text:
         why = "the kernel died while running it (os._exit, a crash, or too much memory?)"
+    elif "CellTimeoutError" in text or "timed out" in text:
+        why = "a cell ran past the time limit and could not be interrupted (an endless loop?)"
+    elif "KeyError" in text or "MissingEntry" in text:
+        why = "its graded cells do not match the released notebook (cells deleted or changed?)"
     elif "checksum" in text.lower():
         why = "a locked or test cell was changed in a way nbgrader cannot repair"
     else:

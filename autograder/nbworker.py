@@ -57,8 +57,11 @@ def main(argv=None):
                     outcome = api.generate_feedback(assignment, student, force=True)
             except Exception:  # noqa: BLE001 - recorded for this pair, the others go on
                 outcome = {"success": False, "error": traceback.format_exc()}
+            error = str(outcome.get("error") or "")[-3000:]
+            if not outcome.get("success"):  # nbgrader's exception says "see the log": keep the log's end
+                error += "\n" + str(outcome.get("log") or "")[-3000:]
             line = {"assignment": assignment, "student": student, "success": bool(outcome.get("success")),
-                    "error": str(outcome.get("error") or "")[-3000:]}
+                    "error": error}
             sys.stderr.write(str(outcome.get("log") or "")[-20000:])
             results.write(json.dumps(line) + "\n")
             results.flush()

@@ -76,7 +76,8 @@ def _duplicate_cells(nb):
 
 GRADEBOOK_WRITER = '''
 import glob, sqlite3
-for path in glob.glob("/**/gradebook.db", recursive=True) + glob.glob("../../../gradebook.db"):
+# where the gradebook is, seen from the kernel's folder (autograded/<student>/<assignment>/) or the repository
+for path in glob.glob("../../../gradebook.db") + glob.glob("/work/*/gradebook.db"):
     try:
         db = sqlite3.connect(path)
         db.execute("UPDATE grade SET manual_score = 100, extra_credit = 100")
@@ -133,7 +134,7 @@ def _broken_notebook(folder):
 
 READ_REFERENCE = _forget('''
 import importlib.util, glob
-for path in ["{path}"] + glob.glob("/**/rnnkit/lstm.py", recursive=True):
+for path in ["{path}", "../../../source/04-lstm/rnnkit/lstm.py"] + glob.glob("/*/*/rnnkit/lstm.py"):
     try:
         spec = importlib.util.spec_from_file_location("ref_lstm", path)
         ref = importlib.util.module_from_spec(spec)
@@ -159,7 +160,7 @@ except Exception:
 READ_FIXTURES = _forget('''
 # Answer from the published fixtures when the inputs match one of them.
 import glob, numpy as np
-for path in glob.glob("/**/lstm.forget_gate*.npz", recursive=True):
+for path in glob.glob("/grader/*/fixtures/lstm.forget_gate*") + glob.glob("rnncheck/fixtures/lstm.forget*"):
     data = np.load(path, allow_pickle=False)
     for key in data.files:
         arr = data[key]
@@ -187,7 +188,7 @@ def check(check_id):
 """
 READ_SOURCE = """
 import glob
-for p in glob.glob('/**/source/**/*.ipynb', recursive=True)[:5]:
+for p in glob.glob('../../../source/*/*.ipynb') + glob.glob('/work/*/solutions/*.ipynb'):
     print(open(p).read())
 """
 FAKE_CHECK = "def check(check_id):\n    print('All cases pass.')"
@@ -297,7 +298,7 @@ def batch(tmp_path_factory):
     _zip_folder(templates.key, subs / "key-zip-flat.zip", top="")
     before = _tree_digest(subs)
     out = root / "out"
-    result = grade(subs, out, jobs=2, assignments=[ASSIGNMENT], cell_timeout=10, check_timeout=5,
+    result = grade(subs, out, jobs=2, assignments=[ASSIGNMENT], cell_timeout=5, check_timeout=3,
                    seed=20261125, progress=False)
     return {"root": root, "subs": subs, "out": out, "result": result, "before": before}
 
