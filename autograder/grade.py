@@ -211,9 +211,16 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
 
         # 3. stage notebooks and packages where nbgrader looks for them
         replaced = {}  # (student, assignment) -> reason the released notebook stands in
+        unstaged = set()
         for sub in good:
             for assignment in assignments:
-                reason = _stage(sub, assignment, course, batch)
+                try:
+                    reason = _stage(sub, assignment, course, batch)
+                except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
+                    unstaged.add((assignment, sub.student_id))
+                    reason = f"could not be staged for nbgrader: {exc}"
+                    batch.ungradable.append((sub.student_id, assignment, reason))
+                    continue
                 if reason:
                     replaced[(sub.student_id, assignment)] = reason
 
@@ -250,7 +257,7 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
         if cell_timeout:
             config["Execute"]["timeout"] = int(cell_timeout)
         runner = _Workers(course, env, out / "logs", tmp, config, skip_experiments=not run_experiments)
-        pairs = [(a, s.student_id) for s in good for a in assignments]
+        pairs = [(a, s.student_id) for s in good for a in assignments if (a, s.student_id) not in unstaged]
         autograded = {}  # assignment -> set of students autograded
         failures = {}  # (assignment, student) -> error text
 
@@ -308,8 +315,14 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
             for student in sorted(autograded.get(assignment, ())):
                 scores = {c.grade_id: trusted.get(student, {}).get(c.check_id) for c in specs}
                 scores = {g: (o.score, o.max_score, o.message) for g, o in scores.items() if o is not None}
-                gbk.write_check_scores(db_url, student, assignment, scores,
-                                       zero_others=(assignment, student) in nothing_ran)
+                try:
+                    gbk.write_check_scores(db_url, student, assignment, scores,
+                                           zero_others=(assignment, student) in nothing_ran)
+                except Exception as exc:  # noqa: BLE001 - never report a score the sandbox did not decide
+                    autograded[assignment].discard(student)
+                    reason = f"trusted scores could not be recorded: {exc}"
+                    batch.ungradable.append((student, assignment, reason))
+                    continue
                 nb_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
                 try:
                     fb.rewrite_autograded(nb_path, scores)
@@ -343,22 +356,26 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
 
         # 7. the tables, read back from the gradebook
         for assignment in assignments:
+            specs = checks_for(assignment)
             for student in batch.students:
                 if student not in autograded.get(assignment, ()):
                     continue
-                summary = gbk.read_submission(db_url, student, assignment)
+                try:
+                    summary = gbk.read_submission(db_url, student, assignment)
+                except Exception as exc:  # noqa: BLE001
+                    batch.ungradable.append((student, assignment, f"the gradebook could not be read: {exc}"))
+                    continue
                 batch.graded[(student, assignment)] = (summary.score, summary.max_score)
-                check_grade_ids = {c.grade_id: c.check_id for c in checks_for(assignment)}
-                for grade_id, score, max_score in summary.auto_cells:
-                    if grade_id in check_grade_ids:
-                        outcome = trusted.get(student, {}).get(check_grade_ids[grade_id])
-                        message = outcome.message if outcome else ""
-                        batch.results.append((student, assignment, check_grade_ids[grade_id], score,
-                                              max_score, message))
-                    else:
-                        batch.results.append((student, assignment, grade_id, score, max_score,
-                                              "decided by running your notebook" if score < max_score else
-                                              "passed"))
+                cells = {grade_id: (score, max_score) for grade_id, score, max_score in summary.auto_cells}
+                for spec in specs:  # registry order
+                    if spec.grade_id in cells:
+                        outcome = trusted.get(student, {}).get(spec.check_id)
+                        score, max_score = cells.pop(spec.grade_id)
+                        batch.results.append((student, assignment, spec.check_id, score, max_score,
+                                              outcome.message if outcome else ""))
+                for grade_id, (score, max_score) in sorted(cells.items()):
+                    message = "passed" if score >= max_score else "decided by running your notebook"
+                    batch.results.append((student, assignment, grade_id, score, max_score, message))
     batch.seconds = time.monotonic() - started
     _write_tables(batch, out)
     return batch
