@@ -7,28 +7,18 @@ error = Var(sum of two uniforms) = 1/6 ~ 0.167). Takes well under a minute on tw
 """
 
 import argparse
-import contextlib
+import os
 import sys
 
 import numpy as np
 
 from .data import adding_problem, adding_problem_batches
-from .train import Adam, SequenceModel, mse, train
-
-
-def _one_blas_thread():
-    """Limit BLAS to one thread when threadpoolctl is installed: with matrices this small,
-    a second thread costs more in synchronisation than it saves (about 3x slower here)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+from .train import Adam, SequenceModel, blas_threads, mse, train
 
 
 def run(T=50, hidden_size=32, steps=1000, batch_size=64, seed=0, progress=True, cells=("lstm", "gru")):
     """Train one model per cell and return {cell: (loss_before, loss_after, seconds)}."""
-    with _one_blas_thread():
+    with blas_threads(1):
         return _run(T, hidden_size, steps, batch_size, seed, progress, cells)
 
 
@@ -52,6 +42,14 @@ def _run(T, hidden_size, steps, batch_size, seed, progress, cells):
     return results
 
 
+def _have_threadpoolctl():
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m rnnkit.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--T", type=int, default=50, help="sequence length (default 50)")
@@ -60,6 +58,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if not _have_threadpoolctl() and "OPENBLAS_NUM_THREADS" not in os.environ:
+        # Without threadpoolctl the BLAS thread count can only be set before numpy loads:
+        # start again with one thread (the matrices here are too small to share).
+        os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        args_in = sys.argv[1:] if argv is None else list(argv)
+        os.execv(sys.executable, [sys.executable, "-m", "rnnkit.demo", *args_in])
     run(T=args.T, hidden_size=args.hidden, steps=args.steps, seed=args.seed, progress=not args.no_progress)
     return 0
 

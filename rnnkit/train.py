@@ -18,6 +18,7 @@ Parameters and gradients are plain lists of arrays in the same order
 (``model.parameters()``), so the optimisers know nothing about cells.
 """
 
+import contextlib
 import sys
 import time
 
@@ -208,6 +209,10 @@ class Adam:
             p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
 
 
+def _global_norm(grads):
+    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+
+
 def clip_by_global_norm(grads, max_norm):
     """Rescale gradients so that their joint L2 norm is at most ``max_norm``.
 
@@ -219,7 +224,7 @@ def clip_by_global_norm(grads, max_norm):
     - clipped: new list of arrays, each g * min(1, max_norm / norm) (inputs untouched)
     - norm: the global norm sqrt(sum of g^2 over every array) before clipping
     """
-    norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    norm = _global_norm(grads)
     scale = max_norm / norm if norm > max_norm else 1.0
     return [g * np.asarray(scale, g.dtype) for g in grads], norm
 
@@ -239,7 +244,22 @@ def _progress_bar(total, desc):
         return text_tqdm(total=total, desc=desc, file=sys.stdout, leave=True)
 
 
-def train(model, data, loss_fn=mse, optimizer=None, epochs=1, clip=None, progress=True, desc=None):
+def blas_threads(n):
+    """Context manager: at most n BLAS threads inside (needs threadpoolctl; else does nothing).
+
+    The matrices of a small recurrent model (H of a few dozen) are far too small to share
+    between threads: the synchronisation costs more than it saves (3x slower and worse
+    on a busy machine), and a laptop's BLAS would use every core. ``train`` uses one
+    thread unless told otherwise."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def train(model, data, loss_fn=mse, optimizer=None, epochs=1, clip=None, progress=True, desc=None,
+          threads=1):
     """Train ``model`` on batches of sequences.
 
     Inputs:
@@ -252,6 +272,7 @@ def train(model, data, loss_fn=mse, optimizer=None, epochs=1, clip=None, progres
     - clip: max global gradient norm (None: no clipping)
     - progress: show a progress bar (tqdm.auto, on stdout)
     - desc: label for the bar (default: the model's cell)
+    - threads: BLAS threads during training (see ``blas_threads``; None: leave as is)
 
     Returns:
     - history, a dict of lists (one entry per step unless noted):
@@ -264,25 +285,27 @@ def train(model, data, loss_fn=mse, optimizer=None, epochs=1, clip=None, progres
     total = None if callable(data) else len(data) * epochs
     bar = _progress_bar(total, desc or getattr(model, "cell", "train")) if progress else None
     start = time.perf_counter()
+    limit = blas_threads(threads) if threads else contextlib.nullcontext()
     try:
-        for epoch in range(epochs):
-            losses = []
-            for xs, target in batches_of(epoch):
-                loss, dpred = loss_fn(model.forward(xs), target)
-                grads = model.backward(dpred)
-                if clip is not None:
-                    grads, norm = clip_by_global_norm(grads, clip)
-                else:
-                    norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
-                optimizer.step(grads)
-                losses.append(loss)
-                history["loss"].append(loss)
-                history["grad_norm"].append(norm)
-                history["time"].append(time.perf_counter() - start)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4g}", refresh=False)
-            history["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
+        with limit:
+            for epoch in range(epochs):
+                losses = []
+                for xs, target in batches_of(epoch):
+                    loss, dpred = loss_fn(model.forward(xs), target)
+                    grads = model.backward(dpred)
+                    if clip is not None:
+                        grads, norm = clip_by_global_norm(grads, clip)
+                    else:
+                        norm = _global_norm(grads)
+                    optimizer.step(grads)
+                    losses.append(loss)
+                    history["loss"].append(loss)
+                    history["grad_norm"].append(norm)
+                    history["time"].append(time.perf_counter() - start)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4g}", refresh=False)
+                history["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
     finally:
         if bar is not None:
             bar.close()

@@ -233,3 +233,13 @@ def test_train_accepts_a_batch_function_and_progress_goes_to_stdout(capsys):
     assert "test" in captured.out
     assert len(history["loss"]) == 6
     assert history["grad_norm"][0] > 0
+
+
+def test_demo_run_prints_its_result(capsys):
+    from rnnkit.demo import run
+
+    results = run(T=8, hidden_size=8, steps=60, batch_size=16, progress=False, cells=("gru",))
+    before, after, seconds = results["gru"]
+    assert after < before and seconds > 0
+    out = capsys.readouterr().out
+    assert "Baseline (always predict 1.0)" in out and "GRU: test MSE" in out
