@@ -21,8 +21,9 @@ The GRU is the exception the memo's form imposes: its input activation is
 a_t = tanh(W_a [x_t, r_t * y_{t-1}] + b_a), so the recurrent part of a_t acts on
 r_t * y_{t-1}, which is only known after the reset gate. Its recurrent weights are
 split in two: Wh_ru (H, 2H) for the reset and update gates, one product, then
-Wh_a (H, H) on r_t * y_{t-1}, a second product. The input parts of all three blocks
-are still fused into one projection for all T.
+Wh_a (H, H) on r_t * y_{t-1}, a second product. The input parts are still projected
+for all T steps before the loop (into two buffers, [r, u] and a, so that each step's
+arrays are contiguous rows).
 
 Usage (parameters in the ordinary unfused form, e.g. ``rnnkit.LSTM.init_params``):
 
@@ -68,9 +69,10 @@ class Fused(NamedTuple):
       and contiguous, for the backward products (faster than a transposed view here)
     - Wh_a, Wh_aT: GRU only, (H, H) recurrent part of the input activation (acts on
       r * y_prev), and its transpose
-    - half: (G*H,) 0.5 on the sigmoid columns, 1 on the tanh columns; (0.5 + half * t)
-      with the 0.5 only on sigmoid columns turns tanh(z/2) into sigma(z) (see ``forward``)
-    - sig: (G*H,) 0.5 on sigmoid columns, 0 elsewhere
+    - half: (G*H,) 0.5 on the sigmoid columns, 1 on the tanh columns
+    - sig: (G*H,) 0.5 on the sigmoid columns, 0 on the tanh columns; after one tanh over a
+      whole row, t * half + sig is sigma(z) = 0.5 + 0.5 tanh(z/2) on the sigmoid columns
+      and tanh(z) on the others
     """
 
     Wx: np.ndarray
