@@ -306,3 +306,31 @@ def test_stacked_backward_equals_multilayer(name):
     for grads, grads_ref in zip(layer_grads, layer_grads_ref, strict=True):
         for field in grads._fields:
             assert _rel_error(getattr(grads, field), getattr(grads_ref, field)) <= 1e-7, field
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    given = None
+
+if given is not None:
+
+    @settings(max_examples=25, deadline=None)
+    @given(name=st.sampled_from(CELL_NAMES), T=st.integers(1, 4), B=st.integers(1, 3), D=st.integers(1, 5),
+           H=st.integers(1, 5), dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+    def test_property_shapes_dtypes_and_rows_independent(name, T, B, D, H, dtype, seed):
+        cell, params, xs, state0 = _problem(name, T, B, D, H, seed, dtype)
+        ys, state, cache = fast.forward(name, xs, params, state0)
+        assert ys.shape == (T, B, H) and ys.dtype == dtype
+        assert all(s.shape == (B, H) and s.dtype == dtype for s in state)
+        ys_ref, _ = rnnkit.unroll(cell, xs, state0, params)
+        assert _max_abs(ys, ys_ref) <= (1e-12 if dtype == np.float64 else 1e-5)
+        # each row of the batch on its own gives the same outputs
+        row = B - 1
+        state_row = tuple(s[row : row + 1] for s in state0)
+        ys_row, _, _ = fast.forward(name, xs[:, row : row + 1], params, state_row)
+        assert _max_abs(ys_row[:, 0], ys[:, row]) <= (1e-12 if dtype == np.float64 else 1e-5)
+        dxs, dstate0, grads = fast.backward(cache, np.ones_like(ys))
+        assert dxs.shape == xs.shape and dxs.dtype == dtype
+        assert all(getattr(grads, f).shape == getattr(params, f).shape for f in params._fields)
