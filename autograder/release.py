@@ -147,7 +147,11 @@ def _copy_package(dest, solutions):
 
 
 def copy_checks(dest):
-    """rnncheck/: the shippable part of autograder/checks (all of it, unless it declares SHIPPABLE globs)."""
+    """rnncheck/: the shippable part of autograder/checks, with its fixtures.
+
+    All of it, unless the package declares ``SHIPPABLE`` (globs relative to it); the
+    release's search then still looks through whatever was copied.
+    """
     import autograder.checks as checks_package
 
     shippable = getattr(checks_package, "SHIPPABLE", None)
@@ -155,7 +159,7 @@ def copy_checks(dest):
         shutil.copytree(CHECKS_PACKAGE, dest, ignore=JUNK)
         return
     dest.mkdir(parents=True)
-    for pattern in shippable:
+    for pattern in [*shippable, "fixtures/*"]:
         for path in sorted(CHECKS_PACKAGE.glob(pattern)):
             if path.is_file() and "__pycache__" not in path.parts:
                 target = dest / path.relative_to(CHECKS_PACKAGE)
