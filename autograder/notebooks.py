@@ -67,6 +67,14 @@ def clear_notebook(nb, name="notebook"):
     for cell in nb.cells:
         if AUTOTEST in cell.source:
             raise NotebookError(f"{name}: AUTOTEST cells are not supported (they need a kernel to release)")
+    # A repeated grade id makes nbgrader's autograde abort the whole batch; a repeated
+    # cell id confuses it too. Refuse them here, where the author can fix them.
+    for what, values in (("cell id", [c.get("id") for c in nb.cells]),
+                          ("grade_id", [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells])):
+        seen = [v for v in values if v]
+        repeated = sorted({v for v in seen if seen.count(v) > 1})
+        if repeated:
+            raise NotebookError(f"{name}: repeated {what}: {', '.join(repeated)}")
     resources = {}
     try:
         for step in _pipeline():

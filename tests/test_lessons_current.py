@@ -140,3 +140,16 @@ def test_first_code_cell_is_the_canonical_set_up_cell(path, rendered):
         assert first.source == SETUP_CELL
         meta = first.metadata["nbgrader"]
         assert meta["grade_id"] == SETUP_GRADE_ID and meta["locked"] and not meta["solution"]
+
+
+def test_repeated_grade_id_is_refused(tmp_path):
+    shutil.copytree(SOLUTIONS, tmp_path / "solutions")
+    path = tmp_path / "solutions" / f"{CHECKS[0].lesson}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == CHECKS[0].grade_id)
+    twin = nbformat.from_dict(json.loads(json.dumps(cell)))
+    twin["id"] = "twin-of-check"  # what JupyterLab's split cell leaves: a new id, the same grade_id
+    nb.cells.append(twin)
+    nbformat.write(nb, path)
+    with pytest.raises(lessons.LessonError, match=f"repeated grade_id: {CHECKS[0].grade_id}"):
+        lessons.render_lessons(tmp_path / "solutions")
