@@ -130,6 +130,8 @@ LOUD_NO_SANDBOX = ("WARNING: bubblewrap (bwrap) is not available: learner code r
 
 
 class _Progress:
+    """One tqdm bar on stdout: a step per notebook autograded, per sandbox run, per feedback page."""
+
     def __init__(self, total, enabled):
         self.lock = threading.Lock()
         self.bar = None
@@ -143,6 +145,12 @@ class _Progress:
             if self.bar is not None:
                 self.bar.set_postfix_str(text[:40], refresh=False)
                 self.bar.update(1)
+
+    def add(self, n):
+        with self.lock:
+            if self.bar is not None:
+                self.bar.total += n
+                self.bar.refresh()
 
     def close(self):
         if self.bar is not None:
@@ -229,7 +237,7 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                                                 wall_seconds=check_timeout * len(check_ids) + 60,
                                                 idle_seconds=check_timeout)
         trusted = {}
-        bar = _Progress(len(good) + min(jobs, len(good) * len(assignments)) + 1, progress)
+        bar = _Progress(len(good) * (1 + len(assignments)), progress)
 
         def sandbox_task(sub):
             try:
@@ -262,12 +270,12 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
         failures = {}  # (assignment, student) -> error text
 
         def autograde_task(chunk):
-            for (assignment, student), (ok, error) in runner.run("autograde", chunk).items():
+            outcome = runner.run("autograde", chunk, on_done=lambda: bar.step("notebook"))
+            for (assignment, student), (ok, error) in outcome.items():
                 if ok:
                     autograded.setdefault(assignment, set()).add(student)
                 else:
                     failures[(assignment, student)] = error
-            bar.step("notebooks")
 
         if good:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -334,10 +342,10 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
         if len(str(seed)) >= 8:  # a short seed (tests) would match any page by chance
             forbidden.append(str(seed))
         graded_pairs = [(a, s) for a in assignments for s in sorted(autograded.get(a, ()))]
-        done = {}
+        bar.add(len(graded_pairs))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for part in pool.map(lambda chunk: runner.run("feedback", chunk), _chunks(graded_pairs, jobs)):
-                done.update(part)
+            list(pool.map(lambda chunk: runner.run("feedback", chunk, on_done=lambda: bar.step("feedback")),
+                          _chunks(graded_pairs, jobs)))
         for assignment, student in graded_pairs:
             page = course / "feedback" / student / assignment / f"{assignment}.html"
             if not page.is_file():
@@ -350,7 +358,6 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
             dest = out / "feedback" / student / f"{assignment}.html"
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(page, dest)
-        bar.step("feedback")
         bar.close()
         batch.timings["feedback"] = time.monotonic() - phase_started
 
@@ -432,7 +439,7 @@ class _Workers:
         self.lock = threading.Lock()
         self.count = 0
 
-    def run(self, action, pairs, skip=None):
+    def run(self, action, pairs, skip=None, on_done=None):
         """{(assignment, student): (ok, error text)} for every pair (a pair without a result failed)."""
         if not pairs:
             return {}
@@ -446,9 +453,24 @@ class _Workers:
                "skip": skip or ("experiments" if self.skip_experiments else None)}
         job_file.write_text(json.dumps(job))
         with open(self.logs / f"{action}-{n}.log", "w", encoding="utf-8") as log:
-            subprocess.run([sys.executable, "-m", "autograder.nbworker", str(job_file)], cwd=self.course,
-                           env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           check=False)
+            command = [sys.executable, "-m", "autograder.nbworker", str(job_file)]
+            proc = subprocess.Popen(command, cwd=self.course, env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            reported = 0
+            while True:
+                try:
+                    proc.wait(timeout=0.5)
+                    finished = True
+                except subprocess.TimeoutExpired:
+                    finished = False
+                if on_done is not None and results.is_file():
+                    with open(results, encoding="utf-8") as f:
+                        count = sum(1 for _ in f)
+                    for _ in range(count - reported):
+                        on_done()
+                    reported = count
+                if finished:
+                    break
         outcome = {tuple(p): (False, "the grading worker stopped before this notebook") for p in pairs}
         if results.is_file():
             for line in results.read_text(encoding="utf-8").splitlines():
