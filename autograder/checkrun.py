@@ -109,18 +109,15 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
             runs.append(run)
             done = _done_checks(out_dir) - {"_import"}
             remaining = [c for c in remaining if c not in done]
-            if run.returncode == 0 and not run.killed_reason:
-                for check_id in remaining:  # ran through without a result: should not happen
-                    forced[check_id] = "The checker could not record a result for this function."
-                break
-            if run.returncode == 3 or not (out_dir / "_import.json").is_file():
-                # rnnkit could not be loaded at all, or the process died while importing it
+            if not _imported(out_dir):
+                # rnnkit could not be loaded at all, or the process ended while importing it
                 reason = _import_error(out_dir) or f"importing it {_what_happened(run)}"
                 for check_id in remaining:
                     forced[check_id] = f"Your rnnkit could not be loaded: {reason}"
                 break
             if not remaining:
                 break
+            # The process ended (or was stopped) before these checks: the first one was running.
             culprit = remaining.pop(0)
             fn = CHECKS_BY_ID[culprit].function if culprit in CHECKS_BY_ID else culprit
             forced[culprit] = f"Your `{fn}` {_what_happened(run)}."
@@ -143,6 +140,15 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
             else:
                 outcomes[check_id] = CheckOutcome(0.0, max_score, "No result was recorded for this function.")
     return outcomes, runs
+
+
+def _imported(out_dir):
+    """True when the executor recorded that the learner's rnnkit was loaded."""
+    path = Path(out_dir) / "_import.json"
+    try:
+        return path.stat().st_size < 100_000 and "file" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _import_error(out_dir):

@@ -327,3 +327,25 @@ def test_feedback_shows_no_seed_or_hidden_expected_values(graded_class):
 def test_progress_and_summary(graded_class):
     summary = graded_class["batch"].summary()
     assert "Graded 40" in summary and "0 ungradable" in summary
+
+
+# --------------------------------------------------------------------------- sandboxed checks (fast-ish)
+
+
+@pytest.mark.parametrize("exit_code", [0, 3])
+def test_a_crashing_function_costs_only_its_own_check(tmp_path, exit_code):
+    from autograder import checkrun, sandbox
+    from autograder.cases import make_cases
+
+    templates = classroom.Templates(tmp_path / "templates")
+    learner = templates.learner(tmp_path / "learner")
+    crash = f"def forget_gate(x, y_prev, W_f, b_f):\n    import os\n    os._exit({exit_code})\n"
+    classroom.replace_function(learner / "rnnkit" / "lstm.py", "forget_gate", crash)
+    check_ids = [c.check_id for c in CHECKS if c.lesson == "04-lstm"]
+    outcomes, runs = checkrun.run_submission_checks(learner, make_cases(11, check_ids=check_ids),
+                                                    limits=sandbox.Limits(idle_seconds=20))
+    assert len(runs) == 2  # the crash, then a fresh sandbox for the rest
+    assert outcomes["lstm.forget_gate"].score == 0
+    assert f"exit status {exit_code}" in outcomes["lstm.forget_gate"].message
+    for check_id in check_ids[1:]:
+        assert outcomes[check_id].score == outcomes[check_id].max_score > 0, check_id
