@@ -84,6 +84,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    from .sandbox import bubblewrap_available
+
+    if not bubblewrap_available():
+        print(LOUD_NO_SANDBOX, file=sys.stderr)
     try:
         batch = grade(args.subs, args.out, jobs=args.jobs, assignments=args.assignments,
                       cell_timeout=args.cell_timeout, check_timeout=args.check_timeout, seed=args.seed,
