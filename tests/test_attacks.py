@@ -402,3 +402,13 @@ def test_feedback_shows_trusted_result_not_the_forged_one(batch):
     text = page.read_text(encoding="utf-8")
     assert "Graded outside the notebook: 0 / 1 points." in text
     assert str(20261125) not in text
+
+
+@pytest.mark.parametrize("name", ["sys-exit", "os-exit", "endless-loop", "flood-output", "memory-bomb"])
+def test_a_crash_costs_only_the_function_that_crashed(batch, name):
+    # Fair as well as safe: the sandbox restarts after the crash, so the learner's other functions count.
+    checks = _checks(batch)
+    assert checks[name]["lstm.forget_gate"] == 0
+    others = {k: v for k, v in checks[name].items() if k != "lstm.forget_gate"}
+    assert others == {k: v for k, v in checks["noforget"].items() if k != "lstm.forget_gate"}
+    assert sum(others.values()) > 0
