@@ -287,31 +287,43 @@ def grade(subs, out, jobs=1, assignments=None, cell_timeout=None, check_timeout=
                 futures += [pool.submit(sandbox_task, s) for s in good]
                 for f in futures:
                     f.result()
-        # Failures: once more (a locked gradebook, a fluke), then with the released notebook, then
-        # with no code run at all (the learner's rnnkit kills the kernel on import): the notebook is
-        # then recorded and the check cells get their trusted scores all the same.
+        # Failures, by cause: a locked gradebook is tried again as it is; a kernel that died or a cell
+        # that could not be interrupted comes from the learner's rnnkit (the set-up and check cells
+        # import it), so the learner's notebook is recorded without running any code (answers kept);
+        # anything else (cells nbgrader cannot match) is tried with the released notebook, and then
+        # without running code.
+        # Either way the check cells get their trusted scores from the sandbox.
         nothing_ran = set()
-        for round_ in ("again", "released", "nothing"):
+        tried = {}  # (assignment, student) -> modes tried
+        for _round in range(3):
             if not failures:
                 break
-            retry = sorted(failures)
-            if round_ == "released":
-                for assignment, student in retry:
-                    submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-                    shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
-                    if (student, assignment) not in replaced:
+            groups = {}
+            for pair, error in sorted(failures.items()):
+                mode = _next_mode(error, tried.setdefault(pair, []))
+                tried[pair].append(mode)
+                groups.setdefault(mode, []).append(pair)
+            for mode, retry in groups.items():
+                if mode == "released":
+                    for assignment, student in retry:
+                        if (student, assignment) in replaced:
+                            continue
+                        submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+                        shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
+                        replaced[(student, assignment)] = "could not run"
                         note = _failure_note(failures[(assignment, student)])
                         batch.notes.append((student, assignment, note))
-            skip = "all" if round_ == "nothing" else None
-            for (assignment, student), (ok, error) in runner.run("autograde", retry, skip=skip).items():
-                if ok:
-                    autograded.setdefault(assignment, set()).add(student)
-                    failures.pop((assignment, student), None)
-                    if skip:
-                        nothing_ran.add((assignment, student))
-                        batch.notes.append((student, assignment, NOTHING_RAN))
-                else:
-                    failures[(assignment, student)] = error
+                skip = "all" if mode == "nothing" else None
+                for pair, (ok, error) in runner.run("autograde", retry, skip=skip).items():
+                    assignment, student = pair
+                    if ok:
+                        autograded.setdefault(assignment, set()).add(student)
+                        failures.pop(pair, None)
+                        if skip:
+                            nothing_ran.add(pair)
+                            batch.notes.append((student, assignment, NOTHING_RAN))
+                    else:
+                        failures[pair] = error
         for (assignment, student), error in sorted(failures.items()):
             batch.ungradable.append((student, assignment, "nbgrader could not autograde the notebook, even "
                                      f"the released one: {_first_line(error)} (see logs/)"))
@@ -430,8 +442,8 @@ def _stage(sub, assignment, course, batch):
     return reason
 
 
-NOTHING_RAN = ("even the released notebook could not run with your rnnkit (the kernel died): no cell was "
-               "run; your rnnkit was graded as usual")
+NOTHING_RAN = ("the notebook could not be run with your rnnkit (the kernel died or a cell never finished): "
+               "it was recorded without running any cell; your rnnkit was graded as usual (see results)")
 
 
 class _Workers:
@@ -500,6 +512,16 @@ def _chunks(items, n):
     return [c for c in out if c]
 
 
+def _next_mode(error, tried):
+    """How to retry a notebook nbgrader could not autograde: "again", "released" or "nothing"."""
+    text = str(error)
+    if "database is locked" in text and "again" not in tried:
+        return "again"
+    if "DeadKernelError" in text or "Kernel died" in text or "CellTimeoutError" in text:
+        return "nothing"
+    return "released" if "released" not in tried else "nothing"
+
+
 def _first_line(error):
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     for line in lines:
@@ -520,7 +542,7 @@ def _failure_note(error):
         why = "a locked or test cell was changed in a way nbgrader cannot repair"
     else:
         why = f"the autograder could not run it ({_first_line(text)})"
-    return (f"your notebook was not graded as submitted: {why}. It was graded with the released notebook, so "
+    return (f"your notebook could not be graded as submitted: {why}. The released notebook stands in, so "
             "written answers in it were not collected (your rnnkit was graded as usual)")
 
 
