@@ -402,3 +402,24 @@ VARIANTS["multilayer.stacked_backward"] = [
                                      "    d, dst[l], dps[l] = bptt(cell, inputs[l], states0[l], layer_params[l], d, None)\n"
                                      "return d, dst, dps\n"),
 ]
+
+# Shortcuts through the reference tools that ship complete with the learner's rnnkit
+# (the fused fast path, the numerical gradient checker): correct values, but graded
+# functions may not use them.
+SHORTCUTS = {
+    "rnn.rnn_step_backward": (
+        "through the fast path",
+        "from . import fast\nxs, s0 = np.atleast_2d(x)[None], np.atleast_2d(s_prev)\n"
+        "ys, _, cache = fast.forward('rnn', xs, RNNParams(W, b), (s0,))\n"
+        "dxs, (ds0,), g = fast.backward(cache, np.atleast_2d(ds)[None])\n"
+        "return dxs[0].reshape(x.shape), ds0.reshape(s_prev.shape), g.W, g.b\n",
+    ),
+    "gru.gru_step_backward": (
+        "numerical gradients",
+        "from .gradcheck import extrapolated_gradient\nx, y_prev = x.copy(), y_prev.copy()\n"
+        "params = GRUParams(*[a.copy() for a in params])\n"
+        "def f():\n    return float(np.sum(gru_step(x, y_prev, params) * dy))\n"
+        "return (extrapolated_gradient(f, x), extrapolated_gradient(f, y_prev),\n"
+        "        GRUParams(*[extrapolated_gradient(f, a) for a in params]))\n",
+    ),
+}

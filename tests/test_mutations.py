@@ -16,7 +16,7 @@ import sys
 import textwrap
 
 import pytest
-from mutants import MUTANTS, VARIANTS  # tests/ is on sys.path (pytest rootdir-less import mode)
+from mutants import MUTANTS, SHORTCUTS, VARIANTS  # tests/ is on sys.path (pytest rootdir-less import mode)
 
 from autograder.cases import make_cases
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
@@ -138,3 +138,18 @@ def test_reference_gets_full_marks(prepared):
             check_id
         ]
         assert outcome.score == outcome.max_score, (check_id, outcome.message)
+
+
+@pytest.mark.parametrize("check_id", sorted(SHORTCUTS))
+def test_shortcut_through_reference_tools_is_refused(tmp_path, prepared, check_id, monkeypatch):
+    name, change = SHORTCUTS[check_id]
+    refused = judge_change(tmp_path, prepared, check_id, change)
+    assert refused.score == 0, f"shortcut {name!r} scored {refused.score}"
+    assert "reference code" in refused.message, refused.message
+    # Control: without the block the shortcut passes the float64 value checks (numerical
+    # gradients miss only the float32 group), so the block is what stops it.
+    import autograder.checks.executor as executor
+
+    monkeypatch.setattr(executor, "REFERENCE_TOOLS", ())
+    allowed = judge_change(tmp_path, prepared, check_id, change)
+    assert allowed.score >= 0.75 * allowed.max_score, allowed.message

@@ -250,6 +250,44 @@ def _replaying(pkg, replay):
                 setattr(mod, attr, original)
 
 
+# Reference code shipped complete with the learner's rnnkit: the fast path (its backward
+# passes are the lesson 6 exercises in fused form) and the numerical gradient checker
+# (accurate enough to pass for a backward pass). A graded function must not call them.
+REFERENCE_TOOLS = ("fast", "gradcheck", "train")
+
+
+def _refusal(qualname):
+    def refuse(*args, **kwargs):
+        raise RuntimeError(
+            f"rnnkit.{qualname} is reference code for training and checking, not for graded "
+            "functions: compute the result with your own code"
+        )
+
+    refuse.__name__ = qualname.rsplit(".", 1)[-1]
+    return refuse
+
+
+@contextlib.contextmanager
+def _reference_tools_blocked(pkg):
+    """Temporarily replace every function of rnnkit.fast, rnnkit.gradcheck and rnnkit.train."""
+    saved = []
+    try:
+        for module_name in REFERENCE_TOOLS:
+            try:
+                mod = submodule(pkg, module_name)
+            except BaseException:  # noqa: BLE001 - missing or broken: nothing to block
+                continue
+            for attr, value in list(vars(mod).items()):
+                if inspect.isfunction(value) or inspect.isclass(value):
+                    if getattr(value, "__module__", None) == mod.__name__:
+                        saved.append((mod, attr, value))
+                        setattr(mod, attr, _refusal(f"{module_name}.{attr}"))
+        yield
+    finally:
+        for mod, attr, value in reversed(saved):
+            setattr(mod, attr, value)
+
+
 def run_case(pkg, case):
     """Call the learner's function on the case's inputs.
 
@@ -275,7 +313,7 @@ def run_case(pkg, case):
         args, kwargs = _copy_args(tuple(case.args)), _copy_args(dict(case.kwargs))
         snapshot = tuple(case.args), dict(case.kwargs)
         try:
-            with np.errstate(all="warn"), _replaying(pkg, case.replay):
+            with np.errstate(all="warn"), _replaying(pkg, case.replay), _reference_tools_blocked(pkg):
                 output = fn(*args, **kwargs)
         except (Exception, SystemExit, KeyboardInterrupt) as e:  # noqa: BLE001
             result["error"] = _error_text(e, pkg_dir)
