@@ -210,7 +210,13 @@ class Adam:
 
 
 def _global_norm(grads):
-    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    # Divide by the largest element before squaring: squares of elements above ~1e154
+    # overflow float64 although the norm itself is representable.
+    largest = max((float(np.max(np.abs(g), initial=0.0)) for g in grads), default=0.0)
+    if largest == 0.0 or not np.isfinite(largest):
+        return largest
+    squares = sum(float(np.sum(np.square(g / largest, dtype=np.float64))) for g in grads)
+    return largest * float(np.sqrt(squares))
 
 
 def clip_by_global_norm(grads, max_norm):
