@@ -470,6 +470,18 @@ def test_check_raises_with_the_mistake_name(pkg_with, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_an_interrupt_stops_check_instead_of_moving_to_the_next_case(pkg_with, monkeypatch):
+    # A learner stopping an endless loop (or nbgrader's cell timeout) sends KeyboardInterrupt:
+    # check() must stop there, not carry on through the remaining cases.
+    calls = []
+    pkg = pkg_with("gru.final_output", "calls.append(1)\nraise KeyboardInterrupt\n")
+    monkeypatch.setattr(pkg.gru, "calls", calls, raising=False)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    with pytest.raises(KeyboardInterrupt):
+        notebook.check("gru.final_output")
+    assert len(calls) == 1
+
+
 def test_unknown_check_id():
     with pytest.raises(AssertionError, match="no check called"):
         notebook.check("lstm.nonsense")

@@ -315,7 +315,10 @@ def run_case(pkg, case):
         try:
             with np.errstate(all="warn"), _replaying(pkg, case.replay), _reference_tools_blocked(pkg):
                 output = fn(*args, **kwargs)
-        except (Exception, SystemExit, KeyboardInterrupt) as e:  # noqa: BLE001
+        # KeyboardInterrupt passes: in a notebook it is the learner (or nbgrader's timeout)
+        # stopping an endless loop, which must stop the check, not move on to the next case.
+        # In the sandbox the process then ends and the parent scores the running check 0.
+        except (Exception, SystemExit) as e:  # noqa: BLE001
             result["error"] = _error_text(e, pkg_dir)
             output = None
         result["warnings"] = [str(w.message)[:200] for w in caught][:5]
