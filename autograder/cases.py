@@ -74,9 +74,11 @@ def _scale_to(W, b, z_max, inputs):
 # ---- argument builders, one per family --------------------------------------------------
 
 
-def _gate_args(rng, B, D, H, term, big, unbatched):
-    """(x, y_prev, W, b) for a gate sigma/tanh(W [x, y_prev] + b)."""
-    x, y_prev, W, b = _u(rng, (B, D)), _u(rng, (B, H)), _u(rng, (H, D + H)), _u(rng, (H,), -0.8, 0.8)
+def _gate_block(rng, D, H, term, big, x, y_prev):
+    """(W, b) of one gate, with all but one term zeroed for term isolation ("x": only the
+    x block, "prev": only the y_prev block, "bias": only the bias), scaled so that
+    |pre-activation| reaches 50 when ``big``."""
+    W, b = _u(rng, (H, D + H)), _u(rng, (H,), -0.8, 0.8)
     if term == "x":
         W[:, D:] = 0
         b[:] = 0
@@ -88,6 +90,13 @@ def _gate_args(rng, B, D, H, term, big, unbatched):
         b = _u(rng, (H,), -2, 2)
     if big:
         W, b = _scale_to(W, b, 50.0, [x, y_prev])
+    return W, b
+
+
+def _gate_args(rng, B, D, H, term, big, unbatched):
+    """(x, y_prev, W, b) for a gate sigma/tanh(W [x, y_prev] + b)."""
+    x, y_prev = _u(rng, (B, D)), _u(rng, (B, H))
+    W, b = _gate_block(rng, D, H, term, big, x, y_prev)
     if unbatched:
         x, y_prev = x[0], y_prev[0]
     return (x, y_prev, W, b)
@@ -143,19 +152,7 @@ def _gru_final_args(rng, B, D, H, term, big, unbatched):
 def _blocks(rng, B, D, H, term, big, n_gates, x, y_prev):
     arrays = []
     for _ in range(n_gates):
-        W, b = _u(rng, (H, D + H)), _u(rng, (H,), -0.8, 0.8)
-        if term == "x":
-            W[:, D:] = 0
-            b[:] = 0
-        elif term == "prev":
-            W[:, :D] = 0
-            b[:] = 0
-        elif term == "bias":
-            W[:] = 0
-            b = _u(rng, (H,), -2, 2)
-        if big:
-            W, b = _scale_to(W, b, 50.0, [x, y_prev])
-        arrays += [W, b]
+        arrays += _gate_block(rng, D, H, term, big, x, y_prev)
     return arrays
 
 
