@@ -70,6 +70,9 @@ def kernel_command(connection_file, cwd, seccomp_fd=None):
     }
     for key, value in env.items():
         cmd += ["--setenv", key, value]
+    # The private /tmp comes first: binds listed after it (the venv, the notebook's folder) then
+    # sit on top of it even when they live under /tmp themselves, as in a checkout in /tmp.
+    cmd += ["--size", str(256 << 20), "--tmpfs", "/tmp"]
     cmd += ["--ro-bind", "/usr", "/usr"]
     for name in ("lib", "lib64", "bin", "lib32", "sbin"):
         target = Path("/") / name
@@ -83,8 +86,7 @@ def kernel_command(connection_file, cwd, seccomp_fd=None):
     cmd += ["--ro-bind", str(base), str(base)]
     if venv and not str(venv.resolve()).startswith(str(base) + os.sep):
         cmd += ["--ro-bind", str(venv), str(venv)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", str(256 << 20),
-            "--tmpfs", "/tmp", "--bind", str(cwd), str(cwd),
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--bind", str(cwd), str(cwd),
             "--ro-bind", str(connection_file), str(connection_file), "--remount-ro", "/", "--chdir", str(cwd)]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
