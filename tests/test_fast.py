@@ -6,6 +6,7 @@ import pytest
 import rnnkit
 from rnnkit import fast
 from rnnkit.cells import CELLS
+from rnnkit.gradcheck import numerical_gradient
 
 CELL_NAMES = ["rnn", "lstm", "lstm_memo", "gru"]
 
@@ -27,20 +28,6 @@ def _rel_error(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def _numerical_gradient(f, x, eps=1e-6):
-    """Centred differences of the scalar f() with respect to the array x (perturbed in place)."""
-    grad = np.zeros_like(x)
-    for ix in np.ndindex(x.shape):
-        old = x[ix]
-        x[ix] = old + eps
-        plus = f()
-        x[ix] = old - eps
-        minus = f()
-        x[ix] = old
-        grad[ix] = (plus - minus) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
@@ -133,7 +120,7 @@ def _weighted_loss(cell, params, xs, state0, w_ys, w_state):
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_backward_matches_numerical_gradient(name):
+def test_backward_matchesnumerical_gradient(name):
     cell, params, xs, state0 = _problem(name, T=4, B=2, D=3, H=4, seed=3)
     rng = np.random.default_rng(4)
     w_ys = rng.standard_normal((4, 2, 4))
@@ -145,11 +132,11 @@ def test_backward_matches_numerical_gradient(name):
         return _weighted_loss(cell, params, xs, state0, w_ys, w_state)
 
     for field in params._fields:
-        num = _numerical_gradient(f, getattr(params, field))
+        num = numerical_gradient(f, getattr(params, field))
         assert _rel_error(getattr(grads, field), num) <= 1e-7, field
-    assert _rel_error(dxs, _numerical_gradient(f, xs)) <= 1e-7
+    assert _rel_error(dxs, numerical_gradient(f, xs)) <= 1e-7
     for d, s in zip(dstate0, state0, strict=True):
-        assert _rel_error(d, _numerical_gradient(f, s)) <= 1e-7
+        assert _rel_error(d, numerical_gradient(f, s)) <= 1e-7
 
 
 def test_memo_form_ignores_forget_gate():
@@ -163,7 +150,7 @@ def test_memo_form_ignores_forget_gate():
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_stacked_backward_matches_numerical_gradient(name):
+def test_stacked_backward_matchesnumerical_gradient(name):
     rng = np.random.default_rng(5)
     cell = CELLS[name]
     T, B, D, sizes = 3, 2, 3, [4, 3]
@@ -183,11 +170,11 @@ def test_stacked_backward_matches_numerical_gradient(name):
     dxs, dstates0, layer_grads = fast.stacked_backward(caches, w_ys)
     for params, grads in zip(layer_params, layer_grads, strict=True):
         for field in params._fields:
-            assert _rel_error(getattr(grads, field), _numerical_gradient(f, getattr(params, field))) <= 1e-7
-    assert _rel_error(dxs, _numerical_gradient(f, xs)) <= 1e-7
+            assert _rel_error(getattr(grads, field), numerical_gradient(f, getattr(params, field))) <= 1e-7
+    assert _rel_error(dxs, numerical_gradient(f, xs)) <= 1e-7
     for dstate, state in zip(dstates0, states0, strict=True):
         for d, s in zip(dstate, state, strict=True):
-            assert _rel_error(d, _numerical_gradient(f, s)) <= 1e-7
+            assert _rel_error(d, numerical_gradient(f, s)) <= 1e-7
 
 
 def _reference_bptt():
