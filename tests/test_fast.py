@@ -120,7 +120,7 @@ def _weighted_loss(cell, params, xs, state0, w_ys, w_state):
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_backward_matchesnumerical_gradient(name):
+def test_backward_matches_numerical_gradient(name):
     cell, params, xs, state0 = _problem(name, T=4, B=2, D=3, H=4, seed=3)
     rng = np.random.default_rng(4)
     w_ys = rng.standard_normal((4, 2, 4))
@@ -149,18 +149,23 @@ def test_memo_form_ignores_forget_gate():
     assert _max_abs(ys, ys_std) > 1e-3
 
 
-@pytest.mark.parametrize("name", CELL_NAMES)
-def test_stacked_backward_matchesnumerical_gradient(name):
-    rng = np.random.default_rng(5)
+def _stacked_problem(name, seed, T, B, D, sizes):
+    """(cell, layer_params, xs, states0, dys) for len(sizes) stacked layers of random size."""
+    rng = np.random.default_rng(seed)
     cell = CELLS[name]
-    T, B, D, sizes = 3, 2, 3, [4, 3]
     layer_params, d = [], D
     for H in sizes:
         layer_params.append(cell.init_params(d, H, rng))
         d = H
     states0 = [tuple(rng.standard_normal((B, H)) for _ in cell.state_names) for H in sizes]
     xs = rng.standard_normal((T, B, D))
-    w_ys = rng.standard_normal((T, B, sizes[-1]))
+    dys = rng.standard_normal((T, B, sizes[-1]))
+    return cell, layer_params, xs, states0, dys
+
+
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_stacked_backward_matches_numerical_gradient(name):
+    cell, layer_params, xs, states0, w_ys = _stacked_problem(name, seed=5, T=3, B=2, D=3, sizes=[4, 3])
 
     def f():
         ys, _ = rnnkit.stacked_forward(cell, xs, states0, layer_params)
@@ -177,26 +182,10 @@ def test_stacked_backward_matchesnumerical_gradient(name):
             assert _rel_error(d, numerical_gradient(f, s)) <= 1e-7
 
 
-def _reference_bptt():
-    """rnnkit.sequence.bptt once it is written, else None."""
-    from rnnkit import sequence
-
-    bptt = getattr(sequence, "bptt", None)
-    if bptt is None:
-        return None
-    cell, params, xs, state0 = _problem("rnn", T=2, B=1, D=2, H=2)
-    try:
-        bptt(cell, xs, state0, params, np.ones((2, 1, 2)))
-    except NotImplementedError:
-        return None
-    return bptt
-
-
 @pytest.mark.parametrize("name", CELL_NAMES)
 def test_backward_equals_sequence_bptt(name):
-    bptt = _reference_bptt()
-    if bptt is None:
-        pytest.skip("rnnkit.sequence.bptt is not available")
+    from rnnkit.sequence import bptt
+
     cell, params, xs, state0 = _problem(name, seed=7)
     rng = np.random.default_rng(8)
     dys = rng.standard_normal((xs.shape[0], xs.shape[1], params[1].shape[0]))
@@ -271,18 +260,7 @@ def test_against_torch(name):
 def test_stacked_backward_equals_multilayer(name):
     from rnnkit import multilayer
 
-    if _reference_bptt() is None or not hasattr(multilayer, "stacked_backward"):
-        pytest.skip("rnnkit.multilayer.stacked_backward is not available")
-    rng = np.random.default_rng(13)
-    cell = CELLS[name]
-    T, B, D, sizes = 4, 3, 5, [6, 4]
-    layer_params, d = [], D
-    for H in sizes:
-        layer_params.append(cell.init_params(d, H, rng))
-        d = H
-    states0 = [tuple(rng.standard_normal((B, H)) for _ in cell.state_names) for H in sizes]
-    xs = rng.standard_normal((T, B, D))
-    dys = rng.standard_normal((T, B, sizes[-1]))
+    cell, layer_params, xs, states0, dys = _stacked_problem(name, seed=13, T=4, B=3, D=5, sizes=[6, 4])
     _, _, caches = fast.stacked_forward(name, xs, layer_params, states0)
     dxs, dstates0, layer_grads = fast.stacked_backward(caches, dys)
     dxs_ref, dstates0_ref, layer_grads_ref = multilayer.stacked_backward(cell, xs, states0, layer_params, dys)
