@@ -515,6 +515,71 @@ def make_cases(seed, check_ids=None, lesson=None):
     return cases
 
 
+# ---- budget cases: a backward pass, not numerical differentiation ------------------------
+#
+# Each backward check gets one more hidden case, large enough that finite differences
+# (two forward passes per input and parameter element) need hundreds of thousands of forward
+# passes, while the chain rule needs a few matrix products. It runs in a sandbox run of its
+# own under a kernel-enforced CPU limit (RLIMIT_CPU, ``BUDGET_CPU_SECONDS``), and is judged
+# with the "values" cases (a wrong answer there scores the check 0, like any values case).
+# Budget cases are never in the published fixtures, the notebooks or ``make_cases``: they
+# come from ``budget_cases`` only, and only the trusted grader (``checkrun``) runs them.
+# Sizes and the limit are measured in ``measure_budget`` (python -m autograder.cases).
+
+BUDGET_SIZES = {  # check id -> (B, D, H)
+    "rnn.rnn_step_backward": (64, 256, 256),
+    "lstm.lstm_step_backward": (64, 128, 128),
+    "gru.gru_step_backward": (64, 128, 128),
+    "sequence.bptt": (64, 192, 192),
+    "multilayer.stacked_backward": (32, 128, 128),
+}
+BUDGET_CPU_SECONDS = 6  # whole run: interpreter, numpy, the learner's rnnkit, the case
+BUDGET_WALL_SECONDS = 60.0  # a sleeping process uses no CPU; a loaded machine slows honest code
+
+
+BUDGET_CASE_ID = "b00"
+
+
+def budget_cases(seed, check_ids=None):
+    """One large hidden case (case id "b00", group "values") per backward check in ``check_ids``
+    (all by default), inputs drawn from ``seed`` on a stream of their own."""
+    out = []
+    for check_id, (B, D, H) in BUDGET_SIZES.items():
+        if check_ids is not None and check_id not in check_ids:
+            continue
+        family = FAMILIES[check_id]
+        rng = np.random.default_rng([int(seed), _stable_hash(check_id), 2])
+        args = family.build(rng, B, D, H, None, False, False)
+        case = Case(
+            case_id=BUDGET_CASE_ID,
+            check_id=check_id,
+            label=f"large random inputs (time budget); {_shape_text(args)}",
+            group="values",
+            visible=False,
+            args=tuple(args),
+            kwargs=dict(family.kwargs),
+        )
+        if family.replay is not None:
+            case.replay = family.replay(case.args, case.kwargs)
+        out.append(case)
+    return out
+
+
+def budget_seed(cases):
+    """A seed for the budget cases derived from the hidden cases (themselves drawn from the secret
+    grading seed), so that one batch gives every learner the same budget inputs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for case in cases:
+        if not case.visible:
+            digest.update(case.check_id.encode() + case.case_id.encode())
+            for value in case.args:
+                if isinstance(value, np.ndarray):
+                    digest.update(np.ascontiguousarray(value).tobytes()[:4096])
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
 def reference_function(check_id):
     """The reference implementation of a check's function (real rnnkit)."""
     module, function = check_id.split(".")
@@ -542,3 +607,83 @@ def expected_output(case):
 
 
 __all__ = ["FAMILIES", "FIXTURE_SEED", "ProbeParams", "check_cases", "expected_output", "make_cases"]
+
+
+def measure_budget(course_root=None, seed=1):
+    """Measure the budget cases (``python -m autograder.cases``): for each backward check, the CPU
+    seconds of a whole sandboxed budget run of ``course_root``'s rnnkit (default: the reference),
+    the reference's own seconds on the case, and an estimate for central differences (two
+    forward passes per input and parameter element, each timed here). Returns {check_id: dict}."""
+    import pathlib
+    import tempfile
+    import time
+
+    from . import checkrun, sandbox
+    from .checks.casefile import write_cases
+
+    def count(v):
+        if isinstance(v, np.ndarray):
+            return v.size
+        return sum(count(x) for x in v) if isinstance(v, (tuple, list)) else 0
+
+    def forward(case):
+        a = case.args
+        cid = case.check_id
+        if cid == "sequence.bptt":
+            return lambda: sequence.unroll(*a[:4]), a[1:4]
+        if cid == "multilayer.stacked_backward":
+            from rnnkit import multilayer
+
+            return lambda: multilayer.stacked_forward(*a[:4]), a[1:4]
+        step = {"rnn": rnn.rnn_step, "lstm": lstm.lstm_step, "gru": gru.gru_step}[cid.split(".")[0]]
+        n = 3 if cid.startswith("gru") else 4
+        return lambda: step(*a[:n]), a[:n]
+
+    def seconds(fn, at_least=0.5):
+        start, n = time.process_time(), 0
+        while time.process_time() - start < at_least:
+            fn()
+            n += 1
+        return (time.process_time() - start) / n
+
+    root = pathlib.Path(course_root) if course_root else pathlib.Path(rnnkit.__file__).parent.parent
+    limits = sandbox.Limits(cpu_seconds=BUDGET_CPU_SECONDS, wall_seconds=BUDGET_WALL_SECONDS)
+    rows = {}
+    for case in budget_cases(seed):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = pathlib.Path(tmp)
+            (tmp / "out").mkdir()
+            (tmp / "out").chmod(0o777)
+            write_cases([case], tmp / "in")
+            code = checkrun._executor_code("/sub", "/io/in", "/io/out")
+            # the process's own CPU time since it started (interpreter, numpy, rnnkit, the case)
+            code.insert(-2, "import time; print('CPU', time.process_time())")
+            run = sandbox.run_python(
+                code, read_only={root: "/sub", checkrun.CHECKS_DIR: "/grader/rnncheck", tmp / "in": "/io/in"},
+                writable={tmp / "out": "/io/out"}, sys_path=["/grader"], limits=limits)
+        lines = run.stdout.decode(errors="replace").splitlines()
+        cpu = [line.split()[1] for line in lines if line.startswith("CPU ")]
+        fwd, inputs = forward(case)
+        rows[case.check_id] = {
+            "run_cpu": float(cpu[-1]) if cpu else float("nan"),
+            "run_wall": run.seconds,
+            "finished": run.returncode == 0,
+            "reference": seconds(lambda c=case: reference_function(c.check_id)(*c.args, **c.kwargs)),
+            "central_differences": 2 * count(inputs) * seconds(fwd),
+        }
+        r = rows[case.check_id]
+        print(f"{case.check_id:28s} sandbox run {r['run_cpu']:5.2f} s CPU ({r['run_wall']:4.1f} s wall, "
+              f"{'finished' if r['finished'] else 'STOPPED'}); reference {r['reference'] * 1e3:5.1f} ms; "
+              f"central differences ~{r['central_differences']:6.0f} s  [{case.label}]")
+    print(f"CPU limit of a budget run: {BUDGET_CPU_SECONDS} s")
+    return rows
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var) != "1":
+            sys.exit(f"set {var}=1 (as in the sandbox) before measuring")
+    measure_budget(sys.argv[1] if len(sys.argv) > 1 else None)

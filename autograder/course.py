@@ -33,14 +33,12 @@ from autograder.release import ReleaseError
 ASSIGNMENTS = [lesson.assignment for lesson in LESSONS]
 COURSE_ID = "rnn-course"
 SOLUTIONS = guard.SOLUTIONS
-# Names a learner could add to a submission that would be importable from the
-# folder the grading kernel runs in (a fake numpy, a conftest, a .pth file).
+# Names a learner could add to a submission that would be importable next to their notebook
+# (a fake numpy, a conftest, a .pth file): never copied into autograded/.
 LEARNER_ADDED_IGNORED = ["numpy", "scipy", "torch", "matplotlib", "tqdm", "autograder",
                          "conftest.py", "sitecustomize.py", "usercustomize.py", "*.pth"]
 NBGRADER_DEFAULT_IGNORED = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
-# Python warnings on stderr would score a correct grade cell 0.
-WARNING_PATTERN = r"(?m)^.*:\d+: \w*Warning: "
-CELL_TIMEOUT = 120
+CHECK_TIMEOUT = 20.0  # seconds one function's checks may take in the sandbox
 
 
 def nbgrader_env():
@@ -158,7 +156,7 @@ c = get_config()  # noqa: F821
 c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = {course_id!r}
 # nbgrader's defaults, plus names a learner could add that would be importable
-# from the folder the grading kernel runs in.
+# next to their notebook.
 c.CourseDirectory.ignore = {ignore!r}
 
 c.GenerateAssignment.post_convert_hook = strip_package_solutions
@@ -166,12 +164,28 @@ c.GenerateAssignment.post_convert_hook = strip_package_solutions
 # Keep the learner's work: each file holding the lesson's solution regions, by
 # exact relative path (anything else is restored from source/).
 c.Autograde.exclude_overwriting = {exclude!r}
+# A check cell the learner deleted comes back (and is scored), instead of waiting for a hand grade.
+c.OverwriteCells.add_missing_cells = True
 
-# Python warnings on stderr would score a correct grade cell 0.
-c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = {pattern!r}
+# Autograde never runs a learner's notebook: every auto-graded point comes from the trusted
+# checks of the learner's rnnkit, run in a sandbox (autograder.nbpre.TrustedChecks stands
+# where nbgrader's Execute stood), and the learner's saved outputs are kept only as inert
+# text and checked images (KeepSafeOutputs stands where ClearOutput stood). This holds for
+# `nbgrader autograde`, formgrader's Autograde button and `python -m autograder grade`.
+# It needs the environment that ran `python -m autograder course` (autograder importable).
+from autograder.nbpre import KeepSafeOutputs, TrustedChecks  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, DeduplicateIds, OverwriteCells, OverwriteKernelspec,
+    SaveAutoGrades)
 
-c.Execute.timeout = {timeout!r}
+c.Autograde.sanitize_preprocessors = [KeepSafeOutputs, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+# The hidden cases' seed: made on first use, readable by the instructor only.
+c.TrustedChecks.seed_file = os.path.join(HERE, ".grading-seed")
+c.TrustedChecks.internal_errors = os.path.join(HERE, "internal-errors.jsonl")
+c.TrustedChecks.check_timeout = {timeout!r}
 '''
 
 
@@ -180,7 +194,7 @@ def config_text():
     return CONFIG_TEMPLATE.format(
         assignments=ASSIGNMENTS, course_id=COURSE_ID,
         ignore=NBGRADER_DEFAULT_IGNORED + LEARNER_ADDED_IGNORED,
-        exclude=exclude_overwriting(), pattern=WARNING_PATTERN, timeout=CELL_TIMEOUT)
+        exclude=exclude_overwriting(), timeout=CHECK_TIMEOUT)
 
 
 COURSE_README = """# RNN course: nbgrader course directory
@@ -196,7 +210,10 @@ course's Python environment active (its bin/ on PATH: nbgrader calls `alembic`).
   lesson; `CourseDirectory.ignore` drops learner-added names such as `numpy/`.
 
 Typical cycle: `nbgrader release_assignment A`, `nbgrader collect A`,
-`nbgrader autograde A`, `nbgrader generate_feedback A`, `nbgrader export`.
+`nbgrader autograde A` (or formgrader's Autograde button), `nbgrader generate_feedback A`,
+`nbgrader export`. Autograde never runs a learner's notebook: the check cells are scored by
+the trusted checks of the learner's rnnkit in a sandbox (bubblewrap required), with the
+hidden cases' seed kept in `.grading-seed` (readable by you only).
 Regenerate a release with `nbgrader generate_assignment A --force`.
 """
 
@@ -284,27 +301,42 @@ def stage_submission(learner_dir, course_dir, student_id, assignment):
     """Put a learner's filled release folder where nbgrader's autograde looks for it.
 
     Inputs:
-    - learner_dir: the learner's course folder (lessons/, rnnkit/, ...)
+    - learner_dir: the learner's course folder (lessons/, rnnkit/, ...), as taken in
     - course_dir: the nbgrader course directory
     - student_id: nbgrader student id
     - assignment: assignment name
 
     Returns:
     - course_dir/submitted/<student_id>/<assignment>/, holding <assignment>.ipynb
-      (from lessons/) and rnnkit/ (the whole package; autograde keeps only
-      graded_files(assignment) and restores the rest from source/).
+      (from lessons/) and rnnkit/ (the whole package: the sandboxed checks read it).
+      Only regular files and folders are copied; links and anything else are left out.
     """
     learner_dir, course_dir = Path(learner_dir), Path(course_dir)
     target = course_dir / "submitted" / student_id / assignment
-    if target.exists():
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     notebook = learner_dir / "lessons" / f"{assignment}.ipynb"
-    if notebook.is_file():
-        shutil.copyfile(notebook, target / notebook.name)
-    if (learner_dir / "rnnkit").is_dir():
-        shutil.copytree(learner_dir / "rnnkit", target / "rnnkit", ignore=release.JUNK, symlinks=False)
+    if notebook.is_file() and not notebook.is_symlink():
+        shutil.copyfile(notebook, target / notebook.name, follow_symlinks=False)
+    package = learner_dir / "rnnkit"
+    if package.is_dir() and not package.is_symlink():
+        _copy_regular_tree(package, target / "rnnkit")
     return target
+
+
+def _copy_regular_tree(src, dest):
+    """Copy folders and regular files only (no links, FIFOs or devices), skipping caches."""
+    dest.mkdir()
+    for entry in os.scandir(src):
+        if entry.name in ("__pycache__", ".ipynb_checkpoints") or entry.name.endswith(".pyc"):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _copy_regular_tree(Path(entry.path), dest / entry.name)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
 
 
 def add_arguments(parser):

@@ -36,7 +36,7 @@ def run(args):
     print(f"Releasing the course and simulating a class in {out} ...")
     templates = Templates(out / "release")
     described = demo_class(out / "submissions", templates)
-    print(f"Grading {len(described)} learners (learner code sandboxed; notebooks through nbgrader) ...")
+    print(f"Grading {len(described)} learners (learner code sandboxed; notebooks not run) ...")
     try:
         batch = grade(out / "submissions", out / "graded", jobs=args.jobs, progress=not args.quiet)
     except GradingError as exc:

@@ -21,9 +21,12 @@ With bubblewrap (``bwrap``, Debian package ``bubblewrap``) the process gets:
   ``CLONE_THREAD``): a fork bomb gets ``PermissionError``. Threads still work, and
   their number is bounded by the address-space limit;
 - rlimits: CPU seconds, address space, file size (caps stdout, stderr and every
-  result file), open files, no core dumps; plus a wall-clock limit and a cap on
-  the total size of the result folder enforced by the parent, which kills the
-  whole process group.
+  result file), open files, no core dumps; plus a wall-clock limit, an idle limit
+  (no new expected result for too long) and caps on the bytes and on the number
+  of entries (files, folders, links, FIFOs) in the writable folders, enforced by
+  the parent, which kills bubblewrap's process group and every process below it.
+  The parent walks those folders without following links and removes them with
+  ``remove_tree``, which copes with whatever learner code left there.
 
 Without bubblewrap (``bubblewrap_available()`` is False) the same interpreter
 runs as a plain subprocess with the same rlimits, the seccomp filter, a scrubbed
@@ -62,9 +65,12 @@ class Limits:
     memory_bytes: int = 2 << 30  # address space: numpy plus a few MB arrays fit easily
     file_bytes: int = 8 << 20  # largest single file (stdout, stderr, each result file)
     out_dir_bytes: int = 64 << 20  # all result files together
+    out_dir_entries: int = 2000  # files, folders, links, FIFOs... in the writable folders together
     open_files: int = 256
     tmp_bytes: int = 16 << 20  # the sandbox's private /tmp (bubblewrap only)
-    idle_seconds: float | None = None  # kill when no new file appears in the writable folders for this long
+    # Kill when no progress is made for this long: progress is a file name (one of
+    # ``run_python``'s ``progress_names``) appearing in a writable folder for the first time.
+    idle_seconds: float | None = None
 
 
 @dataclass
@@ -250,20 +256,164 @@ def _set_limits(limits, seccomp_program=None):
     return apply
 
 
-def _dir_usage(folder):
-    """(total bytes, number of files) below folder."""
-    total = count = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            count += 1
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total, count
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+MAX_DEPTH = 32  # folders nested deeper than this in a writable folder stop the run
 
 
-def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap):
+def _usage(folders, max_entries, max_bytes, top_names=None):
+    """Walk the writable folders without following links: ``(total bytes, entries, problem)``.
+
+    Every entry counts (files, folders, links, FIFOs...); bytes are the sizes of regular
+    files. The walk stops as soon as a cap is passed. ``problem`` is "" or why the run must
+    stop: too many entries, too many bytes, folders nested too deep, or something the
+    walk cannot read (learner code has no business hiding files from it). Top-level names
+    are added to ``top_names`` (a set) when given. Opens at most ``2 * MAX_DEPTH`` fds."""
+    total = entries = 0
+    for folder in folders:
+        try:
+            root = os.open(folder, _DIR_FLAGS)
+        except OSError:
+            return total, entries, "unreadable"
+        stack = []
+        try:
+            stack.append((root, os.scandir(root), 0))
+        except OSError:
+            os.close(root)
+            return total, entries, "unreadable"
+        try:
+            while stack:
+                fd, it, depth = stack[-1]
+                try:
+                    entry = next(it, None)
+                except OSError:
+                    return total, entries, "unreadable"
+                if entry is None:
+                    it.close()
+                    os.close(fd)
+                    stack.pop()
+                    continue
+                entries += 1
+                if depth == 0 and top_names is not None:
+                    top_names.add(entry.name)
+                if entries > max_entries:
+                    return total, entries, "entries"
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if not is_dir and entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                        if total > max_bytes:
+                            return total, entries, "bytes"
+                except FileNotFoundError:
+                    continue  # removed meanwhile
+                except OSError:
+                    return total, entries, "unreadable"
+                if not is_dir:
+                    continue
+                if depth + 1 > MAX_DEPTH:
+                    return total, entries, "depth"
+                try:
+                    child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # removed or replaced meanwhile
+                except OSError:
+                    return total, entries, "unreadable"
+                try:
+                    stack.append((child, os.scandir(child), depth + 1))
+                except OSError:
+                    os.close(child)
+                    return total, entries, "unreadable"
+        finally:
+            for fd, it, _depth in stack:
+                it.close()
+                os.close(fd)
+    return total, entries, ""
+
+
+_USAGE_NOTES = {
+    "entries": "too many files or folders in the writable folders",
+    "bytes": "too many bytes in the writable folders",
+    "depth": "folders nested too deep in the writable folders",
+    "unreadable": "something in the writable folders was made unreadable",
+}
+
+
+def remove_tree(path):
+    """Delete a folder that untrusted code wrote into, whatever it left there.
+
+    Never follows a link; gives back the owner's permissions that learner code took away
+    (chmod 000 folders, read-only files); flattens deep nesting (each sub-sub-folder is
+    moved up to ``path`` before its parent is removed) so that neither recursion nor open
+    file descriptors grow with depth. Run it only once no sandboxed process is left.
+    Raises OSError when something cannot be removed."""
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+        return
+    os.chmod(path, 0o700)
+    root = os.open(path, _DIR_FLAGS)
+    serial = 0
+    try:
+        while True:
+            with os.scandir(root) as it:
+                top = list(it)
+            if not top:
+                break
+            progress = False
+            for entry in top:
+                if not _is_dir(entry):
+                    progress |= _ignore_missing(os.unlink, entry.name, dir_fd=root)
+                    continue
+                _ignore_missing(os.chmod, entry.name, 0o700, dir_fd=root)
+                sub = os.open(entry.name, _DIR_FLAGS, dir_fd=root)
+                try:
+                    with os.scandir(sub) as it:
+                        inner = list(it)
+                    for child in inner:
+                        if not _is_dir(child):
+                            progress |= _ignore_missing(os.unlink, child.name, dir_fd=sub)
+                            continue
+                        _ignore_missing(os.chmod, child.name, 0o700, dir_fd=sub)
+                        for _attempt in range(100):  # up to the top, under a name not in use
+                            serial += 1
+                            try:
+                                os.rename(child.name, f".rm-{serial}", src_dir_fd=sub, dst_dir_fd=root)
+                            except OSError:
+                                continue
+                            progress = True
+                            break
+                finally:
+                    os.close(sub)
+                try:
+                    os.rmdir(entry.name, dir_fd=root)
+                    progress = True
+                except OSError:
+                    pass
+            if not progress:
+                break
+    finally:
+        os.close(root)
+    os.rmdir(path)
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _ignore_missing(func, *args, **kwargs):
+    """Run ``func``; True when it did something, False when its target was gone already."""
+    try:
+        func(*args, **kwargs)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap, progress_names=None):
     program = seccomp_filter()
     notes = []
     with tempfile.TemporaryDirectory(prefix="rnn-sbx-") as scratch:
@@ -304,61 +454,145 @@ def _run(code_lines, extra_ro, rw_dirs, sys_path, limits, use_bwrap):
         else:
             all_path = [str(scratch / "pylib"), *sys_path]
         cmd += [python, "-I", "-S", "-c", _boot_code(all_path, code_lines)]
+        # Progress for the idle limit: a name (of ``progress_names``, or any name when None)
+        # seen at the top of a writable folder for the first time. Names present at the
+        # start, and names seen once, never count again: touching, deleting and recreating
+        # files does not keep a stalled run alive.
+        seen = set()
+        _usage(list(rw_dirs), limits.out_dir_entries, limits.out_dir_bytes, seen)
+        wanted = None if progress_names is None else frozenset(progress_names)
+        seen_cap = 10 * limits.out_dir_entries + len(wanted or ())
         started = last_change = time.monotonic()
-        last_count = 0
         killed = ""
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
                                     preexec_fn=preexec, start_new_session=True, pass_fds=pass_fds)
+            exited = False  # on its own, not killed here
             while True:
                 try:
                     proc.wait(timeout=0.05)
-                    break
+                    exited = True
                 except subprocess.TimeoutExpired:
                     pass
                 now = time.monotonic()
-                usage = [_dir_usage(h) for h in rw_dirs]
-                count = sum(c for _b, c in usage)
-                if count != last_count:
-                    last_count, last_change = count, now
-                if now - started > limits.wall_seconds:
+                top = set()
+                problem = _usage(list(rw_dirs), limits.out_dir_entries, limits.out_dir_bytes, top)[2]
+                new = top - seen
+                if wanted is not None:
+                    new &= wanted
+                if new and len(seen) < seen_cap:
+                    seen |= new
+                    last_change = now
+                if problem:
+                    killed = "output limit"
+                    notes.append(f"stopped: {_USAGE_NOTES[problem]}")
+                elif exited:
+                    break
+                elif now - started > limits.wall_seconds:
                     killed = "time limit"
                 elif limits.idle_seconds and now - last_change > limits.idle_seconds:
                     killed = "time limit"
-                elif sum(b for b, _c in usage) > limits.out_dir_bytes:
-                    killed = "output limit"
+                    notes.append(f"stopped: no progress for {limits.idle_seconds:g} s")
+                if exited:  # over a cap on the way out: nothing left to kill
+                    break
                 if killed:
-                    _kill(proc)
+                    if not _kill(proc):
+                        notes.append("a sandboxed process could not be confirmed dead")
                     break
         if seccomp_file is not None:
             seccomp_file.close()
         seconds = time.monotonic() - started
-        stdout = _head(out_path, limits.file_bytes)
-        stderr = _head(err_path, limits.file_bytes)
-    returncode = None if killed else proc.returncode
+        stdout = _head(out_path, limits.file_bytes, notes)
+        stderr = _head(err_path, limits.file_bytes, notes)
+    returncode = proc.returncode if exited else None
     if returncode is not None and returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         killed = "CPU time limit"
     return RunResult(returncode, stdout, stderr, killed, use_bwrap, seconds, notes)
 
 
+def _proc_stat(pid):
+    """(state, ppid, start time) of a process from /proc, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    try:
+        return fields[0], int(fields[1]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _descendants(pid):
+    """{pid: start time} of every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return {}
+    children, start = {}, {}
+    for p in pids:
+        info = _proc_stat(p)
+        if info:
+            children.setdefault(info[1], []).append(p)
+            start[p] = info[2]
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found[child] = start[child]
+                todo.append(child)
+    return found
+
+
 def _kill(proc):
+    """Kill the sandbox: bubblewrap's process group, and every process below it by pid (the
+    sandboxed process runs in a session of its own, ``--new-session``; killing the init of
+    its pid namespace ends all of the namespace). Returns True once none of them is left
+    (gone, or a zombie)."""
+    below = _descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    deadline = time.monotonic() + 5
+    while True:
+        alive = [pid for pid, started in below.items()
+                 if (info := _proc_stat(pid)) and info[2] == started and info[0] not in "ZX"]
+        if not alive or time.monotonic() > deadline:
+            return not alive
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
 
 
-def _head(path, limit):
-    with open(path, "rb") as f:
-        return f.read(limit)
+def _head(path, limit, notes):
+    """At most ``limit`` bytes of the captured stdout/stderr (without bubblewrap the
+    untrusted code can reach the scratch folder: read it as untrusted)."""
+    from .checks.casefile import UntrustedFileError, read_untrusted
+
+    try:
+        return read_untrusted(path, limit, truncate=True)
+    except UntrustedFileError as exc:
+        notes.append(f"captured output not read: {exc.problem}")
+        return b""
 
 
-def run_python(code_lines, *, read_only=None, writable=None, sys_path=(), limits=None, require_bwrap=False):
+def run_python(code_lines, *, read_only=None, writable=None, sys_path=(), limits=None, require_bwrap=False,
+               progress_names=None):
     """Run Python source in the sandbox.
 
     Inputs:
@@ -369,6 +603,10 @@ def run_python(code_lines, *, read_only=None, writable=None, sys_path=(), limits
       the same inside and out, or build the code from ``sandbox_paths``.
     - sys_path: paths (inside the sandbox) appended to sys.path after numpy's.
     - limits: Limits.
+    - progress_names: file names whose first appearance at the top of a writable folder
+      counts as progress for ``limits.idle_seconds`` (each name once, however often it is
+      deleted and made again; names present at the start never count). None: any new name
+      counts once.
 
     Returns a RunResult. Never raises for anything the untrusted code does.
     """
@@ -389,4 +627,4 @@ def run_python(code_lines, *, read_only=None, writable=None, sys_path=(), limits
 
         code_lines = [translate(line) for line in code_lines]
         sys_path = [translate(str(p)) for p in sys_path]
-    return _run(code_lines, read_only, writable, list(sys_path), limits, use_bwrap)
+    return _run(code_lines, read_only, writable, list(sys_path), limits, use_bwrap, progress_names)

@@ -76,7 +76,7 @@ def _duplicate_cells(nb):
 
 GRADEBOOK_WRITER = '''
 import glob, sqlite3
-# where the gradebook is, seen from the kernel's folder (autograded/<student>/<assignment>/) or the repository
+# where the gradebook is, seen from autograded/<student>/<assignment>/ (were it run there) or the repository
 for path in glob.glob("../../../gradebook.db") + glob.glob("/work/*/gradebook.db"):
     try:
         db = sqlite3.connect(path)
@@ -191,6 +191,29 @@ import glob
 for p in glob.glob('../../../source/*/*.ipynb') + glob.glob('/work/*/solutions/*.ipynb'):
     print(open(p).read())
 """
+# Written to the batch's root by a notebook cell if notebooks ran at grading time.
+MARKER_WRITER = "for p in ['NOTEBOOK-RAN', '../../../NOTEBOOK-RAN']:\n    open(p, 'w').write('ran')"
+SWAP_FOR_LINK = ("import os\nos.replace('04-lstm.ipynb', 'x.ipynb')\n"
+                 "os.symlink('../../../gradebook.db', '04-lstm.ipynb')")
+XSS = ["<script>alert('xss')</script>", "<img src=x onerror=alert(1)>", "[click](javascript:alert(2))",
+       "<svg onload=alert(3)>"]
+
+
+def _active_content(nb):
+    """Saved outputs with HTML and script, and a written answer full of active HTML."""
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade_id") == "setup":
+            cell["outputs"] = [
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"text/html": XSS[0] + XSS[1], "text/plain": "plain fallback shown"}},
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"application/javascript": "alert(4)"}},
+            ]
+        if meta.get("solution") and cell["cell_type"] == "markdown":
+            cell["source"] = "My answer. " + " ".join(XSS)
+
+
 FAKE_CHECK = "def check(check_id):\n    print('All cases pass.')"
 FAKE_RNNCHECK = ("def check(check_id):\n    print('All cases pass.')\ndef ready(*a):\n    return True\n"
                  "def show_setup(d):\n    pass\n")
@@ -223,7 +246,7 @@ ATTACKS = {
     "sitecustomize": ("stub", _write("sitecustomize.py", classroom.NUMPY_PATCH)),
     "symlink-to-reference": ("stub", _symlink_lstm),
     "symlinked-package": ("stub", _symlink_package),
-    # --- the notebook, run by nbgrader in the (sandboxed) kernel
+    # --- the notebook: its code never runs at grading time (these would attack a kernel)
     "notebook-redefines-check": ("stub", _notebook(_cell(FAKE_CHECK))),
     "notebook-swallows-errors": ("stub", _notebook(_cell(SWALLOW))),
     "notebook-reads-test-source": ("stub", _notebook(_cell(READ_SOURCE))),
@@ -240,6 +263,10 @@ ATTACKS = {
     "broken-notebook": ("stub", _broken_notebook),
     "missing-notebook": ("stub", lambda folder: (folder / NB).unlink()),
     "exit-at-import-key": ("key", _append(INIT, "import os\nos._exit(0)")),
+    # --- the notebook's own code never runs at grading time; what it saved is shown inert
+    "notebook-writes-marker": ("stub", _notebook(_cell(MARKER_WRITER))),
+    "notebook-swaps-itself-for-a-link": ("stub", _notebook(_cell(SWAP_FOR_LINK))),
+    "active-content": ("stub", _notebook(_active_content)),
 }
 
 
@@ -298,8 +325,8 @@ def batch(tmp_path_factory):
     _zip_folder(templates.key, subs / "key-zip-flat.zip", top="")
     before = _tree_digest(subs)
     out = root / "out"
-    result = grade(subs, out, jobs=2, assignments=[ASSIGNMENT], cell_timeout=5, check_timeout=3,
-                   seed=20261125, progress=False)
+    result = grade(subs, out, jobs=2, assignments=[ASSIGNMENT], check_timeout=3, seed=20261125,
+                   progress=False)
     return {"root": root, "subs": subs, "out": out, "result": result, "before": before}
 
 
@@ -381,20 +408,68 @@ def test_gradebook_agrees_with_grades_csv(batch):
                 assert grade.manual_score is None and grade.extra_credit is None
 
 
-def test_kernel_attacks_left_no_process_behind(batch):
+def _processes_in(root):
+    """Pids of processes whose command line or working folder lies below root."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:
+                continue
+            if str(root).encode() in cmdline or cwd.startswith(str(root)):
+                found.append(pid)
+    return found
+
+
+def test_the_leftover_process_search_finds_a_leaked_process(tmp_path):
+    # the search below can fail: a process left running in a folder is found
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"], cwd=tmp_path)
+    try:
+        assert str(proc.pid) in _processes_in(tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _processes_in(tmp_path) == []
+
+
+def test_attacks_left_no_process_behind(batch):
     # The fork bombs were refused; nothing sleeping from a learner survives the batch.
     if sandbox.seccomp_filter() is None:
         pytest.skip("the process filter is built for x86-64 only")
-    leftovers = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ipykernel" in cmdline and str(batch["out"]).encode() in cmdline:
-                leftovers.append(pid)
-    assert leftovers == []
+    assert _processes_in(batch["root"]) == []
+
+
+def test_no_notebook_code_ran_at_grading_time(batch):
+    assert not list(batch["root"].rglob("NOTEBOOK-RAN"))
+    # the notebook that would have swapped itself for a link to the gradebook is graded as the stub
+    assert _totals(batch)["notebook-swaps-itself-for-a-link"] == _totals(batch)["stub"]
+    assert not [p for p in (batch["out"] / "course").rglob("*") if p.is_symlink()]
+
+
+def test_what_the_instructor_opens_is_inert(batch):
+    from autograder import sanitize
+
+    page = (batch["out"] / "feedback" / "active-content" / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert sanitize.inert_problems(page) == []
+    for raw in ("<script>alert", "<img src=x onerror", "<svg onload", 'href="javascript:', "alert(4)"):
+        assert raw not in page, raw
+    assert "plain fallback shown" in page and "My answer." in page
+    # formgrader shows the autograded notebook: no active output, markdown made inert
+    graded = json.loads((batch["out"] / "course" / "autograded" / "active-content" / ASSIGNMENT /
+                         f"{ASSIGNMENT}.ipynb").read_text(encoding="utf-8"))
+    kinds = {k for c in graded["cells"] for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg"}
+    answers = [c for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    assert answers and not any("<script>" in "".join(c["source"]) or "javascript:" in "".join(c["source"])
+                               for c in answers)
+    # no grader path in any page
+    for page in (batch["out"] / "feedback").rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "/rnn-grade-" not in text and str(batch["out"]) not in text, page
 
 
 def test_feedback_shows_trusted_result_not_the_forged_one(batch):

@@ -107,10 +107,20 @@ def test_exclude_overwriting_lists_each_lessons_files_by_exact_path(config):
     assert config.CourseDirectory.course_id == course.COURSE_ID
     for name in ("numpy", "conftest.py", "sitecustomize.py", "__pycache__"):
         assert name in config.CourseDirectory.ignore
-    assert config.IgnorePattern.enabled
-    warning = "/x/rnnkit/lstm.py:12: RuntimeWarning: overflow encountered in exp\n  return 1 / (1 + e)\n"
-    assert re.search(config.IgnorePattern.pattern, warning)
-    assert not re.search(config.IgnorePattern.pattern, "Traceback (most recent call last):\n")
+
+
+def test_autograde_runs_the_trusted_pipeline_not_the_notebook(config):
+    # nbgrader autograde and formgrader's button use the course config: no Execute, no ClearOutput
+    from nbgrader.preprocessors import ClearOutput, Execute, SaveAutoGrades
+
+    from autograder.nbpre import KeepSafeOutputs, TrustedChecks
+
+    sanitize = list(config.Autograde.sanitize_preprocessors)
+    autograde = list(config.Autograde.autograde_preprocessors)
+    assert sanitize[0] is KeepSafeOutputs and ClearOutput not in sanitize
+    assert autograde[0] is TrustedChecks and Execute not in autograde
+    assert autograde.index(TrustedChecks) < autograde.index(SaveAutoGrades)
+    assert config.TrustedChecks.seed_file.endswith(".grading-seed")
 
 
 def test_every_check_is_in_some_lessons_files():
@@ -148,7 +158,8 @@ def learner_folder(tmp_path_factory):
     return release.build_release(tmp_path_factory.mktemp("learner") / "course")
 
 
-def test_autograde_keeps_the_learners_package_files(course_dir, learner_folder, tmp_path):
+def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(course_dir, learner_folder,
+                                                                          tmp_path):
     copy = tmp_path / "course"
     shutil.copytree(course_dir, copy)
     work = tmp_path / "alice"
@@ -157,31 +168,27 @@ def test_autograde_keeps_the_learners_package_files(course_dir, learner_folder, 
     for rel in ("rnnkit/lstm.py", "rnnkit/rnn.py", "rnncheck/notebook.py"):
         (work / rel).write_text((work / rel).read_text() + mark)
     target = course.stage_submission(work, copy, "alice", "04-lstm")
-    # Names a learner could add to be imported by the grading kernel.
+    # Names a learner could add next to the notebook.
     (target / "numpy").mkdir()
     (target / "numpy" / "__init__.py").write_text("raise SystemExit('fake numpy')\n")
     (target / "conftest.py").write_text("x = 1\n")
-    # bob's submission is the same, but autograded without the exclude list: nbgrader's trap.
-    target_bob = course.stage_submission(work, copy, "bob", "04-lstm")
+    # bob's submission is the same, autograded without the exclude list: nbgrader then copies the
+    # instructor's source (solutions included) over his files in autograded/. That used to be
+    # nbgrader's trap; the trusted checks read submitted/, so it changes nothing now.
+    course.stage_submission(work, copy, "bob", "04-lstm")
     assert (target / "04-lstm.ipynb").is_file() and (target / "rnnkit" / "lstm.py").is_file()
 
     course.nbgrader("autograde", "04-lstm", "--student", "alice", cwd=copy)
     course.nbgrader("autograde", "04-lstm", "--student", "bob", "--Autograde.exclude_overwriting={}",
                     cwd=copy)
 
-    graded = copy / "autograded" / "alice" / "04-lstm"
-    assert (graded / "rnnkit" / "lstm.py").read_text() == (work / "rnnkit" / "lstm.py").read_text()
-    # Files outside the lesson are restored from source/ (learner edits to them do not count).
-    source = copy / "source" / "04-lstm"
-    assert (graded / "rnnkit" / "rnn.py").read_text() == (source / "rnnkit" / "rnn.py").read_text()
-    checks_file = "rnncheck/notebook.py"
-    assert (graded / checks_file).read_text() == (source / checks_file).read_text()
-    assert not (graded / "numpy").exists() and not (graded / "conftest.py").exists()
-    # Without the list, nbgrader replaces the learner's work with the instructor's source.
-    bob = (copy / "autograded" / "bob" / "04-lstm" / "rnnkit" / "lstm.py").read_text()
-    assert mark not in bob and "BEGIN SOLUTION" in bob
-    assert target_bob.exists()
-
-    nb = nbformat.read(graded / "04-lstm.ipynb", as_version=4)
-    check_cells = [c for c in nb.cells if c.source.startswith("check(")]
-    assert check_cells and all(any(o.output_type == "error" for o in c.outputs) for c in check_cells)
+    for student in ("alice", "bob"):
+        graded = copy / "autograded" / student / "04-lstm"
+        # only the notebook: generate_feedback copies this folder to the learner
+        assert sorted(p.name for p in graded.iterdir()) == ["04-lstm.ipynb"]
+        nb = nbformat.read(graded / "04-lstm.ipynb", as_version=4)
+        check_cells = [c for c in nb.cells if c.source.startswith("check(")]
+        assert check_cells and all(any(o.output_type == "error" for o in c.outputs) for c in check_cells)
+    # the learner's submitted files are where the checks read them, untouched
+    submitted = copy / "submitted" / "alice" / "04-lstm"
+    assert (submitted / "rnnkit" / "lstm.py").read_text() == (work / "rnnkit" / "lstm.py").read_text()

@@ -142,7 +142,7 @@ def test_split_cell_is_joined_and_copies_lose_grading(tmp_path):
     assert nb["cells"][0]["source"] == 'check(\n"a")'
     ids = [c["id"] for c in nb["cells"]]
     assert len(set(ids)) == len(ids)
-    assert nb["cells"][0]["execution_count"] is None
+    assert nb["cells"][0]["execution_count"] == 3  # saved outputs and counts are kept, shown inert
     assert notes
 
 
@@ -159,38 +159,31 @@ def test_non_json_notebook_is_reported(tmp_path):
 # --------------------------------------------------------------------------- feedback (fast)
 
 
-def test_hidden_tests_are_removed_and_check_cells_show_the_trusted_result(tmp_path):
+@pytest.mark.parametrize("score", [0.0, 0.5, 1.5, 2.0])
+def test_check_cell_outputs_make_nbgrader_record_the_trusted_score(score):
+    # nbgrader's own rule (utils.determine_grade) reads the score back from the outputs we write
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    from autograder.nbpre import check_outputs
+
+    cell = nbformat.from_dict(_graded("check_lstm_new_state", 'check("lstm.new_state")', "c1"))
+    cell.metadata.nbgrader.points = 2
+    cell.outputs = check_outputs(score, 2.0, "a message")
+    assert determine_grade(cell) == (score, 2.0)
+    assert "Graded outside the notebook: " in cell.outputs[0].text
+
+
+def test_hidden_lines_are_found_by_the_page_scan(tmp_path):
     hidden = "assert abs(secret_value - 0.318273) < 1e-6"
-    nb = _nb([
-        _graded("check_lstm_forget_gate", 'check("lstm.forget_gate")', "c1"),
-        _graded("other", f"x = 1\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS\n", "c2"),
-    ])
-    forged = {"output_type": "stream", "name": "stdout", "text": "All cases pass (forged)"}
-    nb["cells"][0]["outputs"] = [forged]
-    nb["cells"][1]["outputs"] = [{"output_type": "error", "ename": "AssertionError", "evalue": hidden,
-                                  "traceback": [hidden]}]
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps(nb))
-    trusted = {"check_lstm_forget_gate": (0.0, 1.0, "`forget_gate` is not written yet")}
-    feedback.rewrite_autograded(path, trusted)
-    text = path.read_text()
-    assert hidden not in text and "HIDDEN TESTS" not in text and "forged" not in text
-    assert "0 / 1 points" in text and "`forget_gate` is not written yet" in text
+    source = f"x = 1\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS\n"
+    assert feedback.hidden_lines(source) == [hidden]
+    assert feedback.strip_hidden(source) == ("x = 1\n", True)
     page = tmp_path / "page.html"
     page.write_text("<pre><span>assert</span> abs(secret_value - 0.318273) &lt; 1e-6</pre>")
     assert feedback.scan_feedback(page, [hidden]) == [hidden]
     page.write_text("<pre>all fine</pre>")
     assert feedback.scan_feedback(page, [hidden]) == []
-
-
-def test_long_outputs_are_cut(tmp_path):
-    flood = {"output_type": "stream", "name": "stdout", "text": "x" * 10**7}
-    cell = {"cell_type": "code", "id": "c", "source": "print('x' * 10**7)", "metadata": {},
-            "outputs": [flood], "execution_count": 1}
-    path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps(_nb([cell])))
-    feedback.rewrite_autograded(path, {})
-    assert path.stat().st_size < 100_000
 
 
 def test_help_documents_the_outputs():
@@ -224,7 +217,7 @@ def graded_class(tmp_path_factory):
             if path.is_file():
                 zf.write(path, f"course/{path.relative_to(templates.key)}")
     out = root / "out"
-    batch = grade(subs, out, jobs=2, seed=SEED, progress=False, cell_timeout=60)
+    batch = grade(subs, out, jobs=2, seed=SEED, progress=False)
     return {"out": out, "batch": batch, "root": root}
 
 
@@ -344,8 +337,53 @@ def test_a_crashing_function_costs_only_its_own_check(tmp_path, exit_code):
     check_ids = [c.check_id for c in CHECKS if c.lesson == "04-lstm"]
     outcomes, runs = checkrun.run_submission_checks(learner, make_cases(11, check_ids=check_ids),
                                                     limits=sandbox.Limits(idle_seconds=20))
-    assert len(runs) == 2  # the crash, then a fresh sandbox for the rest
+    assert len(runs) == 3  # the crash, a fresh sandbox for the rest, then the hidden cases
     assert outcomes["lstm.forget_gate"].score == 0
     assert f"exit status {exit_code}" in outcomes["lstm.forget_gate"].message
     for check_id in check_ids[1:]:
         assert outcomes[check_id].score == outcomes[check_id].max_score > 0, check_id
+
+
+# --------------------------------------------------------------------------- the grader's own failures
+
+
+def test_without_bubblewrap_grade_refuses_unless_allowed(tmp_path, monkeypatch):
+    from autograder import grade as grade_mod
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "bubblewrap_available", lambda: False)
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(grade_mod.GradingError, match="--allow-unsandboxed"):
+        grade_mod.grade(tmp_path / "subs", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    assert grade_mod._decide_sandbox(allow_unsandboxed=True).startswith("plain subprocess")
+
+
+@pytest.mark.slow
+def test_an_internal_error_is_logged_never_blamed_on_the_learner(tmp_path, monkeypatch):
+    from autograder.grade import grade
+
+    templates = classroom.Templates(tmp_path / "templates")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    templates.learner(subs / "ann")
+
+    # The judge runs in grade's check processes and nbgrader's workers: break it in every Python
+    # started from here (the sandbox runs python -I -S and never sees this).
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(
+        "import autograder.judge\n"
+        "def _broken(*args, **kwargs):\n"
+        "    raise ZeroDivisionError('a bug in the judge')\n"
+        "autograder.judge.judge_results = _broken\n")
+    monkeypatch.setenv("PYTHONPATH", str(inject))
+    batch = grade(subs, tmp_path / "out", assignments=["02-basic-rnn"], seed=SEED, progress=False)
+    assert batch.internal_errors >= 1
+    log = (tmp_path / "out" / "logs" / "internal-errors.log").read_text()
+    assert "ZeroDivisionError" in log and "a bug in the judge" in log
+    # no grade the learner did not earn: ungradable, with a reason that does not blame them
+    assert batch.graded == {}
+    (reason,) = [r for s, a, r in batch.ungradable if (s, a) == ("ann", "02-basic-rnn")]
+    assert "not your doing" in reason and "ZeroDivision" not in reason
+    assert "internal-errors.log" in batch.summary()

@@ -3,7 +3,9 @@
 generate (python -m autograder course) -> release_assignment to a temporary exchange -> each
 learner fetch_assignment, works, submit -> collect -> autograde -> export -> generate_feedback
 -> release_feedback -> fetch_feedback. A learner who filled in the answer key scores full marks on
-every check cell; a learner who submitted the untouched stubs scores 0.
+every check cell; a learner who submitted the untouched stubs scores 0; so does a learner whose
+rnnkit patches numpy and the notebook's check: nbgrader's own autograde (what formgrader's button
+runs) uses the course's trusted pipeline, runs no notebook and runs learner code only sandboxed.
 
 nbgrader takes the learner's name from the operating system account. Both learners here are
 simulated under one account, so their nbgrader commands run with that lookup replaced by a name
@@ -58,7 +60,7 @@ def run(tmp_path_factory):
     ex = f"--Exchange.root={exchange}"
     course.nbgrader("release_assignment", ASSIGNMENT, ex, cwd=root)
 
-    learners = {"kim_key": True, "sam_stub": False}
+    learners = {"kim_key": True, "sam_stub": False, "pat_patcher": False}
     homes = {}
     for name, fills_in in learners.items():
         home = tmp / "home" / name
@@ -70,6 +72,9 @@ def run(tmp_path_factory):
         if fills_in:
             for rel in course.graded_files(ASSIGNMENT):
                 shutil.copyfile(key / rel, fetched / rel)
+        if name == "pat_patcher":
+            with open(fetched / "rnnkit" / "lstm.py", "a") as f:
+                f.write(PATCHER.format(marker=tmp / "patcher-ran-here"))
         _as_learner(name, home, "submit", ASSIGNMENT, "--course", course.COURSE_ID, ex)
 
     course.nbgrader("collect", ASSIGNMENT, ex, cwd=root)
@@ -79,7 +84,17 @@ def run(tmp_path_factory):
     course.nbgrader("release_feedback", ASSIGNMENT, ex, cwd=root)
     for name, home in homes.items():
         _as_learner(name, home, "fetch_feedback", ASSIGNMENT, "--course", course.COURSE_ID, ex)
-    return {"root": root, "key": key, "homes": homes, "learners": learners}
+    return {"root": root, "key": key, "homes": homes, "learners": learners, "tmp": tmp}
+
+
+# Appended to the learner's rnnkit/lstm.py: what a learner who wrote nothing tried on nbgrader's own
+# autograde (it scored full marks and ran as the instructor, unsandboxed).
+PATCHER = """
+import numpy, builtins
+open({marker!r}, "w").write("learner code ran outside the sandbox")
+numpy.allclose = lambda *a, **k: True
+builtins.check = lambda *a, **k: print("All cases pass.")
+"""
 
 
 def _check_cells():
@@ -88,13 +103,17 @@ def _check_cells():
 
 def test_collected_submissions_hold_the_learners_work(run):
     for name, fills_in in run["learners"].items():
+        if name == "pat_patcher":
+            continue
         folder = run["root"] / "submitted" / name / ASSIGNMENT
         for rel in course.graded_files(ASSIGNMENT):
             origin = run["key"] / rel if fills_in else run["root"] / "release" / ASSIGNMENT / rel
             assert (folder / rel).read_text() == origin.read_text()
-            # and autograde kept it (Autograde.exclude_overwriting)
-            graded = run["root"] / "autograded" / name / ASSIGNMENT / rel
-            assert graded.read_text() == origin.read_text()
+        # autograde keeps only the notebook next to the grades: nothing of source/ (reference code of
+        # earlier lessons) can reach the learner through generate_feedback
+        graded = run["root"] / "autograded" / name / ASSIGNMENT
+        assert sorted(p.name for p in graded.iterdir()) == \
+            [f"{ASSIGNMENT}.ipynb", "submission_secret.txt", "timestamp.txt"]
 
 
 def test_check_cells_score_full_marks_for_the_key_and_zero_for_stubs(run):
@@ -120,6 +139,7 @@ def test_export_totals(run):
     full = sum(s.points for s in _check_cells())
     assert float(rows["kim_key"]["raw_score"]) == full
     assert float(rows["sam_stub"]["raw_score"]) == 0
+    assert float(rows["pat_patcher"]["raw_score"]) == 0
     total = sum(c.metadata["nbgrader"]["points"] for c in graded)
     assert float(rows["kim_key"]["max_score"]) == total
 
@@ -130,11 +150,15 @@ def test_feedback_reaches_the_learners_and_shows_no_hidden_text(run):
         assert [p.name for p in html_files] == [f"{ASSIGNMENT}.html"]
         fetched = list((home / ASSIGNMENT / "feedback").rglob(f"{ASSIGNMENT}.html"))
         assert len(fetched) == 1
+        assert [p.name for p in (home / ASSIGNMENT / "feedback").rglob("*")
+                if p.is_file() and not p.name.endswith(".txt")] == [f"{ASSIGNMENT}.html"]
         text = fetched[0].read_text()
         for marker in notebooks.MARKERS:
             assert marker not in text
-        if name == "sam_stub":
-            assert "AssertionError" in text
+        if name != "kim_key":
+            assert "0 / 1 points" in text
+            why = "not written yet" if name == "sam_stub" else "rnnkit/lstm.py could not be imported"
+            assert why in text
         # The autograded notebook behind it: check cells fail exactly for the stub learner.
         graded = nbformat.read(run["root"] / "autograded" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                                as_version=4)
@@ -143,3 +167,7 @@ def test_feedback_reaches_the_learners_and_shows_no_hidden_text(run):
             if cell.metadata.get("nbgrader", {}).get("grade_id") in check_ids:
                 errors = [o for o in cell.outputs if o.output_type == "error"]
                 assert bool(errors) == (not run["learners"][name]), (name, cell.source, errors)
+
+
+def test_learner_code_never_ran_outside_the_sandbox(run):
+    assert not (run["tmp"] / "patcher-ran-here").exists()

@@ -14,6 +14,9 @@ say "returns a list, not a numpy.ndarray" without ever running learner code.
 
 import io
 import json
+import math
+import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -92,9 +95,9 @@ class _Store:
 def _get(ref, buffers):
     buf = buffers["buf" + ref["dt"]]
     shape = tuple(int(n) for n in ref["shape"])
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)  # Python ints: no silent overflow
     off = int(ref["off"])
-    if off < 0 or off + size > buf.size:
+    if any(n < 0 for n in shape) or off < 0 or off + size > buf.size:
         raise ValueError("array reference out of range")
     return buf[off : off + size].reshape(shape).copy()
 
@@ -318,18 +321,102 @@ def write_results(check_id, results, directory):
     tmp.replace(path)
 
 
-def read_results(check_id, directory, max_bytes=20_000_000):
-    """{case_id: result dict} for one check, or None when missing or malformed.
-    The file is untrusted: it is parsed as data only."""
+class UntrustedFileError(Exception):
+    """A file that untrusted code made (or should have made) cannot be used.
+
+    ``problem`` is one of ``"missing"``, ``"not a regular file"`` (a link, FIFO, device,
+    socket or folder in its place), ``"too large"``, ``"unreadable"``. The text never
+    holds a path."""
+
+    def __init__(self, problem):
+        super().__init__(problem)
+        self.problem = problem
+
+
+_UNTRUSTED_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def read_untrusted(path, max_bytes, truncate=False):
+    """The bytes of ``path``, a file in a folder that untrusted code could write.
+
+    Never follows a link at the last component (``O_NOFOLLOW``), never blocks (a FIFO is
+    opened with ``O_NONBLOCK`` and refused by the regular-file check before any read),
+    never reads more than ``max_bytes + 1`` bytes. Raises ``UntrustedFileError``; with
+    ``truncate`` a longer file gives its first ``max_bytes`` bytes instead."""
+    try:
+        fd = os.open(path, _UNTRUSTED_FLAGS)
+    except FileNotFoundError:
+        raise UntrustedFileError("missing") from None
+    except OSError as exc:  # ELOOP: a symlink; ENXIO: a socket; EACCES: made unreadable
+        import errno
+
+        problem = "unreadable" if exc.errno in (errno.EACCES, errno.EPERM) else "not a regular file"
+        raise UntrustedFileError(problem) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UntrustedFileError("not a regular file")
+        if info.st_size > max_bytes and not truncate:
+            raise UntrustedFileError("too large")
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes and not truncate:
+            raise UntrustedFileError("too large")
+        return b"".join(chunks)[:max_bytes]
+    except OSError:
+        raise UntrustedFileError("unreadable") from None
+    finally:
+        os.close(fd)
+
+
+def _check_npz(data, max_unpacked):
+    """Refuse an archive whose entries would unpack (or allocate) more than ``max_unpacked``
+    bytes in all: a few MB of zeros can deflate to many GB."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if len(infos) > 64 or sum(i.file_size for i in infos) > max_unpacked:
+            raise ValueError("archive too large when unpacked")
+        allocated = 0
+        for info in infos:
+            with zf.open(info) as entry:
+                version = np.lib.format.read_magic(entry)
+                if version == (1, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_1_0(entry)
+                elif version == (2, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_2_0(entry)
+                else:
+                    raise ValueError("unknown array format")
+                if dtype.hasobject:
+                    raise ValueError("object array")
+                allocated += math.prod(int(n) for n in shape) * dtype.itemsize
+        if allocated > max_unpacked:
+            raise ValueError("arrays too large")
+
+
+def read_results_checked(check_id, directory, max_bytes=20_000_000, max_unpacked=64_000_000):
+    """``(results, problem)`` for one check: ``results`` is {case_id: result dict} or None;
+    ``problem`` is "" (read fine), "missing", "not a regular file", "too large" or
+    "malformed" (unreadable, not an archive, wrong version or check, bad content).
+
+    The file is untrusted: read with ``read_untrusted`` (no link followed, no FIFO opened
+    for reading, size capped), unpacked within ``max_unpacked`` bytes, parsed as data only."""
     import pathlib
 
     path = pathlib.Path(directory) / (check_id + ".npz")
     try:
-        if not path.is_file() or path.stat().st_size > max_bytes:
-            return None
-        meta, buffers = load(path)
+        data = read_untrusted(path, max_bytes)
+    except UntrustedFileError as exc:
+        return None, "malformed" if exc.problem == "unreadable" else exc.problem
+    try:
+        _check_npz(data, max_unpacked)
+        meta, buffers = load(io.BytesIO(data))
         if meta.get("version") != FORMAT_VERSION or meta.get("check_id") != check_id:
-            return None
+            return None, "malformed"
         out = {}
         for case_id, r in dict(meta["cases"]).items():
             output = r.get("output")
@@ -340,6 +427,12 @@ def read_results(check_id, directory, max_bytes=20_000_000):
                 "aliased": [str(m)[:100] for m in r.get("aliased", [])][:20],
                 "warnings": [str(m)[:300] for m in r.get("warnings", [])][:5],
             }
-        return out
-    except Exception:  # any malformed content: treated as missing
-        return None
+        return out, ""
+    except Exception:  # noqa: BLE001 - any malformed content (RecursionError, MemoryError too)
+        return None, "malformed"
+
+
+def read_results(check_id, directory, max_bytes=20_000_000):
+    """{case_id: result dict} for one check, or None when missing or malformed
+    (``read_results_checked`` says which)."""
+    return read_results_checked(check_id, directory, max_bytes)[0]

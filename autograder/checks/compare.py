@@ -7,6 +7,7 @@ reference in the grading process), so a learner sees in the notebook exactly
 the kind of message the grade will carry.
 """
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +42,7 @@ GROUPS = {
     "terms": "term isolation (one weight block, the bias or the previous state at a time)",
     "edges": "edge cases (B = 1, D = H, unbatched, pre-activations up to 50)",
     "float32": "float32 inputs (the result must stay float32)",
-    "hygiene": "plain numpy.ndarray results; inputs left unmodified and not aliased",
+    "hygiene": "plain numpy.ndarray results, not aliased to an input",
 }
 
 # Names of the returned values, for messages.
@@ -71,7 +72,7 @@ OUTPUT_NAMES = {
 
 class Problem(NamedTuple):
     """What is wrong with one case's result. ``hygiene`` problems (not a plain ndarray,
-    an input modified or aliased) count against the hygiene group, the others against
+    an output aliased to an input) count against the hygiene group, the others against
     the case's own group."""
 
     kind: str
@@ -191,7 +192,8 @@ def _compare(want, got, dtype, tol, name, visible, problems):
                 f"({count}, largest difference {float(np.max(diff)):.3g})."
             )
         else:
-            text = f"{where} is {_fmt(values[idx])}, which is not what the reference gives ({count})."
+            # not even the learner's own value: it could carry a hidden input out of the sandbox
+            text = f"{where} is not what the reference gives ({count})."
         problems.append(Problem("value", text))
         return
     if not isinstance(got, Leaf) or got.kind != "ndarray":
@@ -257,34 +259,34 @@ def judge_case(case, result, want, mistakes, dtype):
         text = result["error"]
         function = case.check_id.split(".")[1]
         inner = text.rsplit(" in ", 1)[-1].rstrip(")") if text.endswith(")") and " in " in text else function
-        if text.startswith("NotImplementedError") and inner in (function, "<module>"):
+        if text.startswith("ValueError") and "read-only" in text:
+            msg = f"On {where}: {_in_place_text(result.get('modified', []))}"
+        elif text.startswith("NotImplementedError") and inner in (function, "<module>"):
             msg = f"`{function}` is not written yet (it raises NotImplementedError)."
         elif text.startswith("NotImplementedError"):
             msg = (
                 f"`{function}` calls `{inner}`, which is not written yet (it raises NotImplementedError): "
                 f"write `{inner}` first."
             )
-        else:
+        elif case.visible:
             msg = f"On {where} your function raised {text}"
+        else:
+            msg = f"On {where} your function raised {_hidden_error(text)}"
         return Verdict(case.case_id, case.group, False, None, msg)
     tol = TOLERANCES[str(np.dtype(dtype))]
     problems = compare(want, result["output"], dtype, tol, OUTPUT_NAMES.get(case.check_id, ""), case.visible)
-    for text in result.get("modified", []):
-        problems.append(
-            Problem(
-                "modified",
-                f"your function changed its input `{text}` in place.\nThis matches a known mistake: "
-                "in-place modification of an input. Functions never modify their inputs: work on new "
-                "arrays, e.g. `s = f * s_prev` rather than `s_prev *= f`.",
-                hygiene=True,
-            )
-        )
+    # Inputs are read-only, so changing one in place raises (the error branch above). The
+    # executor's own comparison ("modified") is reported by the process that ran the learner's
+    # code, which that code can patch: it is a note in the message, never a lost point.
+    note = ""
+    if result.get("modified"):
+        note = "\nNote: " + _in_place_text(result["modified"])
     for text in result.get("aliased", []):
         problems.append(
             Problem("aliased", f"{text}: return a new array, not a view of an input.", hygiene=True)
         )
     if not problems:
-        return Verdict(case.case_id, case.group, True, True, "")
+        return Verdict(case.case_id, case.group, True, True, note.lstrip("\n"))
     first = problems[0]
     msg = f"On {where}: {first.text}"
     if first.kind in ("value", "shape", "finite", "structure"):
@@ -293,9 +295,39 @@ def judge_case(case, result, want, mistakes, dtype):
                 msg += f"\nThis matches a known mistake: {name}. Hint: {hint}"
                 break
         msg += _how_checked(case)
+    msg += note
     ok = not any(not p.hygiene for p in problems)
     hygiene_ok = not any(p.hygiene for p in problems)
     return Verdict(case.case_id, case.group, ok, hygiene_ok, msg)
+
+
+_WHERE_RE = re.compile(r" \((rnnkit/[\w.]+\.py, line \d+, in [\w<>.]+)\)$")
+
+
+def _hidden_error(text):
+    """An error raised on a hidden case, without its message: the message is the learner's own
+    text and could quote the hidden inputs or the replayed reference values. The type and the
+    place in the learner's code stay."""
+    kind = re.match(r"^[A-Za-z_][\w.]*", text)
+    place = _WHERE_RE.search(text)
+    return (f"{kind.group(0) if kind else 'an error'}"
+            f"{f' ({place.group(1)})' if place else ''}; its message is not shown for hidden cases "
+            "(it could quote their values): run the check in your notebook, or try inputs like these "
+            "(shapes and sizes are in the case name) to see it.")
+
+
+def _in_place_text(modified):
+    """The message for a function that changed an input in place (``modified``: the inputs'
+    names, when the executor could tell)."""
+    names = [str(m) for m in modified if m]
+    which = f" (`{names[0]}`)" if names else ""
+    var = names[0] if names and names[0].isidentifier() else "x"
+    return (
+        f"your function modifies its input in place{which}: compute a new array instead, "
+        f"e.g. `{var} = {var} + 1` rather than `{var} += 1`.\nThis matches a known mistake: in-place "
+        "modification of an input. Functions never modify their inputs: the inputs of the checks "
+        "are read-only, so changing one raises \"ValueError: ... read-only\"."
+    )
 
 
 def _how_checked(case):
