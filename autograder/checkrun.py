@@ -138,7 +138,7 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
     afterwards whatever the learner's code left in it.
     """
     from .checks.casefile import read_results_checked, write_cases
-    from .judge import judge_results
+    from .judge import expectations, judge_results
 
     limits = limits or sandbox.Limits()
     budget = float(budget_seconds) if budget_seconds is not None else limits.wall_seconds + BUDGET_SLACK
@@ -261,13 +261,22 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
         # Copies of the shipped tools score 0; the backward passes meet their budget cases.
         cases = cases + _provenance_and_budget(staged, cases, order, results, forced, internal, runs,
                                                limits, tmp)
+        judged = {}
         try:
-            judged = judge_results([c for c in cases if c.check_id in results], results) if results else {}
-        except Exception:  # noqa: BLE001 - a judge failure must not stop the batch, nor cost the learner
-            judged = {}
+            expected = expectations([c for c in cases if c.check_id in results]) if results else {}
+        except Exception:  # noqa: BLE001 - the reference side failed: not the learner's doing
             text = traceback.format_exc()
-            for check_id in results:
+            for check_id in list(results):
                 internal[check_id] = text
+                del results[check_id]
+        for check_id in list(results):
+            # One check at a time: a failure of the judge (results are checked to be plain numbers
+            # first, casefile._numeric) costs that check's grade only, reported as the grader's.
+            try:
+                judged.update(judge_results([c for c in cases if c.check_id == check_id],
+                                            {check_id: results[check_id]}, expected))
+            except Exception:  # noqa: BLE001 - a judge failure must not stop the batch, nor cost the learner
+                internal[check_id] = traceback.format_exc()
         outcomes = {}
         hide = _host_paths(tmp)
         forced = {c: _without_paths(m, hide) for c, m in forced.items()}

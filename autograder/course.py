@@ -173,7 +173,7 @@ c.OverwriteCells.add_missing_cells = True
 # text and checked images (KeepSafeOutputs stands where ClearOutput stood). This holds for
 # `nbgrader autograde`, formgrader's Autograde button and `python -m autograder grade`.
 # It needs the environment that ran `python -m autograder course` (autograder importable).
-from autograder.nbpre import KeepSafeOutputs, TrustedChecks  # noqa: E402
+from autograder.nbpre import KeepSafeOutputs, TrustedChecks, guard_submitted_files  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, DeduplicateIds, OverwriteCells, OverwriteKernelspec,
     SaveAutoGrades)
@@ -182,6 +182,9 @@ c.Autograde.sanitize_preprocessors = [KeepSafeOutputs, DeduplicateIds, Overwrite
                                       OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
+# nbgrader copies the submitted files (following links) before any preprocessor runs: a
+# submission holding a link, FIFO or device is refused before that.
+guard_submitted_files()
 # The hidden cases' seed: made on first use, readable by the instructor only.
 c.TrustedChecks.seed_file = os.path.join(HERE, ".grading-seed")
 c.TrustedChecks.internal_errors = os.path.join(HERE, "internal-errors.jsonl")

@@ -227,6 +227,30 @@ class TrustedChecks(NbGraderPreprocessor):
         return nb, resources
 
 
+def guard_submitted_files():
+    """Make nbgrader's Autograde refuse a submission holding links or special files before it copies
+    anything: its ``init_assignment`` copies every submitted file with ``shutil.copy``, which
+    follows links (a link to /dev/zero fills the disk) and opens FIFOs, before any preprocessor
+    runs. nbgrader has no hook that can refuse (its pre-convert hook's errors are only logged), so
+    the method is wrapped once, here. Called by the course's nbgrader_config.py."""
+    from nbgrader.converters import Autograde
+
+    if getattr(Autograde.init_assignment, "_rnn_guarded", False):
+        return
+    original = Autograde.init_assignment
+
+    def init_assignment(self, assignment_id, student_id):
+        folder = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, assignment_id)
+        special = _special_entries(folder)
+        if special:
+            raise ValueError(f"the submission holds links or special files ({', '.join(special[:5])}): it is "
+                             "not graded; ask the learner to submit regular files only")
+        return original(self, assignment_id, student_id)
+
+    init_assignment._rnn_guarded = True
+    Autograde.init_assignment = init_assignment
+
+
 def write_outcomes(path, outcomes):
     """Save {check_id: CheckOutcome} (written by the trusted side only) as JSON, atomically."""
     path = Path(path)

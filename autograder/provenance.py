@@ -63,6 +63,11 @@ MAX_FILES = 300
 MAX_DEPTH = 4
 SOURCELESS_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
 # Calls that look names up at run time, out of reach of the name resolution below.
+# Code that builds or loads code at run time: a graded function that reaches any of these could
+# run a copy of a shipped tool hidden in a string (tokens of a string literal are one token).
+CODE_BUILDING_NAMES = {"exec", "eval", "compile", "__import__", "builtins", "__builtins__", "marshal",
+                       "FunctionType", "CodeType", "__code__", "importlib", "import_module", "ctypes",
+                       "spec_from_file_location", "runpy", "pickle", "zlib", "base64", "codecs"}
 DYNAMIC_NAMES = {"getattr", "globals", "vars", "locals", "eval", "exec", "compile", "__import__",
                  "importlib", "import_module", "modules", "__dict__", "__getattribute__"}
 
@@ -506,6 +511,22 @@ def _message(function, tool):
     )
 
 
+def _code_building(nodes):
+    """The names of CODE_BUILDING_NAMES that the nodes use (as names, attributes or imports)."""
+    found = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in CODE_BUILDING_NAMES:
+                found.add(sub.id)
+            elif isinstance(sub, ast.Attribute) and sub.attr in CODE_BUILDING_NAMES:
+                found.add(sub.attr)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                for name in [a.name for a in sub.names] + [getattr(sub, "module", None) or ""]:
+                    if name.split(".")[0] in CODE_BUILDING_NAMES:
+                        found.add(name.split(".")[0])
+    return found
+
+
 def check_function(modules, check_id):
     """None when the function is fine (or absent); else the message that refuses it."""
     found = closure(modules, check_id)
@@ -517,6 +538,13 @@ def check_function(modules, check_id):
         return (
             f"Your `{function}` uses rnnkit/{module_name.replace('.', '/')}, which {problem}: graded code "
             "must be plain .py files in rnnkit/ that can be read. This function scores 0."
+        )
+    builds = sorted(_code_building([node for _, node in found.nodes]))
+    if builds:
+        return (
+            f"Your `{function}` (or code it uses in rnnkit/) builds or loads code at run time "
+            f"({', '.join(builds[:3])}): graded code must be plain Python written in rnnkit/*.py. "
+            "This function scores 0."
         )
     shared = similarity([node for _, node in found.nodes])
     tool, count = max(shared.items(), key=lambda item: item[1])

@@ -226,7 +226,9 @@ def _bwrap_command(program_fd, extra_ro, rw_dirs, limits):
         cmd += ["--bind", str(host), str(inside)]
     # The root and /dev are tmpfs mounts without a size limit: make them read-only so that the
     # only writable places are the size-limited /tmp and the result folders.
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", str(limits.tmp_bytes),
+    # No /proc: /proc/self/mountinfo would tell learner code the host paths of every bound folder
+    # (which it could then print into an error message). Python and numpy do not need it.
+    cmd += ["--dev", "/dev", "--remount-ro", "/dev", "--size", str(limits.tmp_bytes),
             "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--uid", "65534", "--gid", "65534"]
     if program_fd is not None:
         cmd += ["--seccomp", str(program_fd)]

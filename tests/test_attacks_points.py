@@ -655,3 +655,26 @@ def test_a_copy_wired_in_at_import_time_is_found(tmp_path):
     attack = submission(tmp_path / "attack", module, function, wired,
                         "return _T['b'](x, s_prev, W, b, ds)\n")
     assert provenance.copied_functions(attack, ["rnn.rnn_step_backward"]), "the wired-in copy is not found"
+
+
+def test_a_copy_hidden_in_a_string_and_executed_scores_no_more_than_the_stub(tmp_path):
+    # the shipped fast path, compressed into a string literal and exec'd inside the graded function
+    import base64
+    import zlib
+
+    blob = base64.b64encode(zlib.compress((REFERENCE / "fast.py").read_text().replace(
+        "from .", "from rnnkit.").encode())).decode()
+    body = f'''
+import base64, zlib
+ns = {{}}
+exec(zlib.decompress(base64.b64decode("{blob}")).decode(), ns)
+ys, st, cache = ns["forward"]("rnn", x[None], RNNParams(W, b), (s_prev,))
+dxs, ds0, g = ns["backward"](cache, ds[None])
+return dxs[0], ds0[0], g.W, g.b
+'''
+    check_id = "rnn.rnn_step_backward"
+    attack, baseline = attack_and_baseline(tmp_path, ("rnn", "rnn_step_backward", "", body))
+    got, _ = graded(attack, check_id)
+    base, _ = graded(baseline, check_id)
+    assert got.score <= base.score, got.message
+    assert "builds or loads code at run time" in got.message

@@ -1,6 +1,7 @@
 """The nbgrader course directory: nbgrader's own commands release nothing secret and keep learners' files."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -192,3 +193,20 @@ def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(cour
     # the learner's submitted files are where the checks read them, untouched
     submitted = copy / "submitted" / "alice" / "04-lstm"
     assert (submitted / "rnnkit" / "lstm.py").read_text() == (work / "rnnkit" / "lstm.py").read_text()
+
+
+def test_native_autograde_refuses_links_before_nbgrader_copies_them(course_dir, learner_folder, tmp_path):
+    # nbgrader's own copy of the submitted files follows links: a link to /dev/zero would fill the disk
+    copy = tmp_path / "course"
+    shutil.copytree(course_dir, copy)
+    target = course.stage_submission(learner_folder, copy, "eve", "04-lstm")
+    secret = tmp_path / "instructor-secret.txt"
+    secret.write_text("instructor only\n")
+    (target / "rnnkit" / "leak.py").symlink_to(secret)
+    os.mkfifo(target / "rnnkit" / "pipe.py")
+    proc = course.nbgrader("autograde", "04-lstm", "--student", "eve", cwd=copy, check=False, timeout=300)
+    assert proc.returncode != 0
+    assert "links or special files" in proc.stdout + proc.stderr
+    graded = copy / "autograded" / "eve"
+    assert not any(p.is_file() and p.read_bytes() == secret.read_bytes() for p in graded.rglob("*")) \
+        if graded.exists() else True

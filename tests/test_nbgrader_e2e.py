@@ -157,8 +157,10 @@ def test_feedback_reaches_the_learners_and_shows_no_hidden_text(run):
             assert marker not in text
         if name != "kim_key":
             assert "0 / 1 points" in text
-            why = "not written yet" if name == "sam_stub" else "rnnkit/lstm.py could not be imported"
-            assert why in text
+            if name == "sam_stub":
+                assert "not written yet" in text
+            else:  # its import-time code patches builtins (refused as such) and writes a file (fails)
+                assert "builds or loads code at run time" in text or "could not be imported" in text
         # The autograded notebook behind it: check cells fail exactly for the stub learner.
         graded = nbformat.read(run["root"] / "autograded" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                                as_version=4)

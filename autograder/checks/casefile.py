@@ -422,7 +422,7 @@ def read_results_checked(check_id, directory, max_bytes=20_000_000, max_unpacked
             output = r.get("output")
             out[str(case_id)] = {
                 "error": None if r.get("error") is None else str(r["error"])[:2000],
-                "output": None if output is None else decode(output, buffers, only=RESULT_NODES),
+                "output": None if output is None else _numeric(decode(output, buffers, only=RESULT_NODES)),
                 "modified": [str(m)[:100] for m in r.get("modified", [])][:20],
                 "aliased": [str(m)[:100] for m in r.get("aliased", [])][:20],
                 "warnings": [str(m)[:300] for m in r.get("warnings", [])][:5],
@@ -430,6 +430,20 @@ def read_results_checked(check_id, directory, max_bytes=20_000_000, max_unpacked
         return out, ""
     except Exception:  # noqa: BLE001 - any malformed content (RecursionError, MemoryError too)
         return None, "malformed"
+
+
+def _numeric(value, depth=0):
+    """A decoded result whose arrays are all numbers (the executor writes nothing else; strings or
+    bytes can only come from learner code that rewrote it, and would break the comparison)."""
+    if depth > 8:
+        raise ValueError("nested too deep")
+    if isinstance(value, Leaf):
+        if np.asarray(value.value).dtype.kind not in "biufc":
+            raise ValueError("a result array that is not numeric")
+    elif isinstance(value, Seq):
+        for item in value.items:
+            _numeric(item, depth + 1)
+    return value
 
 
 def read_results(check_id, directory, max_bytes=20_000_000):

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import registry as _registry
 from .casefile import Leaf, Other, Seq
 
 
@@ -259,7 +260,11 @@ def judge_case(case, result, want, mistakes, dtype):
         text = result["error"]
         function = case.check_id.split(".")[1]
         inner = text.rsplit(" in ", 1)[-1].rstrip(")") if text.endswith(")") and " in " in text else function
-        if text.startswith("ValueError") and "read-only" in text:
+        if not case.visible and inner not in KNOWN_NAMES:
+            inner = "another function"  # the name is the learner's text: on a hidden case, not shown
+        if text.startswith("ValueError") and "read-only" in text and not case.visible:
+            msg = f"On {where}: your function modifies one of its inputs in place: compute a new array."
+        elif text.startswith("ValueError") and "read-only" in text:
             msg = f"On {where}: {_in_place_text(result.get('modified', []))}"
         elif text.startswith("NotImplementedError") and inner in (function, "<module>"):
             msg = f"`{function}` is not written yet (it raises NotImplementedError)."
@@ -279,16 +284,21 @@ def judge_case(case, result, want, mistakes, dtype):
     # executor's own comparison ("modified") is reported by the process that ran the learner's
     # code, which that code can patch: it is a note in the message, never a lost point.
     note = ""
-    if result.get("modified"):
+    if result.get("modified") and case.visible:
         note = "\nNote: " + _in_place_text(result["modified"])
     for text in result.get("aliased", []):
+        text = text if case.visible else "the returned value shares memory with an input"
         problems.append(
             Problem("aliased", f"{text}: return a new array, not a view of an input.", hygiene=True)
         )
+        if not case.visible:
+            break
     if not problems:
         return Verdict(case.case_id, case.group, True, True, note.lstrip("\n"))
     first = problems[0]
-    msg = f"On {where}: {first.text}"
+    # On a hidden case the text is chosen from fixed words: what the learner's code returned
+    # (shapes, type names, values) could carry the hidden inputs out of the sandbox.
+    msg = f"On {where}: {first.text if case.visible else HIDDEN_PROBLEM_TEXT.get(first.kind, HIDDEN_OTHER)}"
     if first.kind in ("value", "shape", "finite", "structure"):
         for name, hint, output in mistakes:
             if output is not None and matches(output, result["output"], tol):
@@ -301,7 +311,28 @@ def judge_case(case, result, want, mistakes, dtype):
     return Verdict(case.case_id, case.group, ok, hygiene_ok, msg)
 
 
+HIDDEN_PROBLEM_TEXT = {
+    "value": "the values are not what the reference gives.",
+    "shape": "the shape of the result is not the reference's (compare with the published cases).",
+    "finite": "the result holds NaN or infinity.",
+    "structure": "the result is not structured like the reference's (compare with the published cases).",
+    "dtype": "the result's dtype is not the reference's (keep the dtype of the inputs).",
+    "aliased": "the returned value shares memory with an input: return a new array, not a view of an input.",
+}
+HIDDEN_OTHER = "the result is not what the reference gives (compare with the published cases)."
+# Names that may appear in a message about a hidden case: the course's own functions and modules.
+KNOWN_NAMES = frozenset({c.split(".")[1] for c in _registry.CHECKS_BY_ID} | {c.split(".")[0] for c in
+                                                                             _registry.CHECKS_BY_ID}
+                        | {"sigmoid", "tanh", "<module>"})
+
 _WHERE_RE = re.compile(r" \((rnnkit/[\w.]+\.py, line \d+, in [\w<>.]+)\)$")
+
+
+def _is_builtin_exception(name):
+    import builtins
+
+    value = getattr(builtins, name, None)
+    return isinstance(value, type) and issubclass(value, BaseException)
 
 
 def _hidden_error(text):
@@ -309,9 +340,13 @@ def _hidden_error(text):
     text and could quote the hidden inputs or the replayed reference values. The type and the
     place in the learner's code stay."""
     kind = re.match(r"^[A-Za-z_][\w.]*", text)
+    kind = kind.group(0) if kind and _is_builtin_exception(kind.group(0)) else "an exception"
     place = _WHERE_RE.search(text)
-    return (f"{kind.group(0) if kind else 'an error'}"
-            f"{f' ({place.group(1)})' if place else ''}; its message is not shown for hidden cases "
+    place = place and re.match(r"rnnkit/(\w+)\.py, line \d+, in ([\w<>]+)$", place.group(1))
+    where = ""
+    if place and place.group(1) in KNOWN_NAMES and place.group(2) in KNOWN_NAMES:
+        where = f" (in rnnkit/{place.group(1)}.py, in {place.group(2)})"
+    return (f"{kind}{where}; its message is not shown for hidden cases "
             "(it could quote their values): run the check in your notebook, or try inputs like these "
             "(shapes and sizes are in the case name) to see it.")
 
