@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -532,7 +533,8 @@ def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file
     (tmp / "sandbox").mkdir(exist_ok=True)
     common = (seed, float(check_timeout), str(tmp), str(logs))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+    # Twice as many processes as jobs: each mostly waits for its sandbox to start and finish.
+    with ProcessPoolExecutor(max_workers=min(2 * jobs, len(tasks)), mp_context=context) as pool:
         futures = {pool.submit(_check_learner, task, common): task[0] for task in tasks}
         for future, student in futures.items():
             try:
@@ -544,7 +546,6 @@ def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file
 def _check_learner(task, common):
     """One learner's checks (in a check-phase process); writes the outcomes per assignment."""
     from . import checkrun
-    from .cases import make_cases
 
     student, folder, assignments = task
     seed, check_timeout, tmp, logs = common
@@ -553,7 +554,7 @@ def _check_learner(task, common):
         return
     limits = sandbox.Limits(cpu_seconds=int(check_timeout * len(ids)) + 30,
                             wall_seconds=check_timeout * len(ids) + 60, idle_seconds=check_timeout)
-    cases = make_cases(seed, check_ids=ids)
+    cases = _cases_for(seed, tuple(ids))
     work = Path(tmp) / "sandbox"
     outcomes, runs = checkrun.run_submission_checks(Path(folder), cases, ids, limits, work_dir=work)
     _sandbox_log(Path(logs) / f"sandbox-{student}.log", runs)
@@ -561,6 +562,14 @@ def _check_learner(task, common):
     for assignment in assignments:
         mine = {c.check_id: outcomes[c.check_id] for c in checks_for(assignment) if c.check_id in outcomes}
         nbpre.write_outcomes(Path(tmp) / "outcomes" / student / f"{assignment}.json", mine)
+
+
+@functools.lru_cache(maxsize=16)
+def _cases_for(seed, ids):
+    """The cases of these checks (the same for every learner of a batch: made once per process)."""
+    from .cases import make_cases
+
+    return make_cases(seed, check_ids=list(ids))
 
 
 def _sandbox_log(path, runs):

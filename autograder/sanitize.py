@@ -866,10 +866,34 @@ _TEMPLATE = (
 _TEMPLATE_NAME = "rnn_feedback.html.j2"
 
 
+@functools.lru_cache(maxsize=8192)
+def _highlighted_cached(highlight, lexer, source, language):
+    return highlight(source, language=language)
+
+
+def _highlighted(highlight, lexer, source, language):
+    """Pygments HTML of a code cell, cached by (lexer, source): most cells are the lesson's own."""
+    return _highlighted_cached(_HIGHLIGHTERS.setdefault(lexer, highlight), lexer, source, language)
+
+
+_HIGHLIGHTERS = {}
+
+
+@functools.lru_cache(maxsize=8192)
+def _markdown_html_cached(exporter, source):
+    from nbconvert.exporters.html import HTMLExporter
+
+    return HTMLExporter.markdown2html(exporter, {}, source)
+
+
+def _markdown_html(exporter, source):
+    return _markdown_html_cached(exporter, source)
+
+
 @functools.lru_cache(maxsize=1)
 def _exporter():
     """One HTMLExporter per process (compiling the templates costs more than rendering)."""
-    from jinja2 import DictLoader
+    from jinja2 import DictLoader, pass_context
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
@@ -879,10 +903,18 @@ def _exporter():
         """HTMLExporter without its final BeautifulSoup pass over the whole page (it only adds
         alt texts and tab stops, and costs a third of the rendering time)."""
 
+        @pass_context
+        def markdown2html(self, context, source):
+            # The sanitised notebook has no attachments: the HTML depends on the source alone, and a
+            # lesson's prose is the same for every learner.
+            return _markdown_html(self, source)
+
         def from_notebook_node(self, nb, resources=None, **kw):
             langinfo = nb.metadata.get("language_info", {})
             lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-            self.register_filter("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            highlight = Highlight2HTML(pygments_lexer=lexer, parent=self)
+            self.register_filter("highlight_code", lambda source, language=None, metadata=None:
+                                 _highlighted(highlight, lexer, source, language))
             resources = self._init_resources(resources)
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))

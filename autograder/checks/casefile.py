@@ -210,19 +210,22 @@ def decode(node, buffers, classes=None, only=None):
     return walk(node)
 
 
-def save(path_or_file, meta, store):
-    """Write ``meta`` (JSON-able) and the store's buffers as one deterministic .npz."""
+def save(path_or_file, meta, store, compress=True):
+    """Write ``meta`` (JSON-able) and the store's buffers as one deterministic .npz (``compress``:
+    deflated, as the published fixtures are; case files for the sandbox are stored as they are,
+    which is several times faster to write)."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     arrays = store.buffers()
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, separators=(",", ":")))
     # np.savez stamps the current time into the zip; write entries by hand for
     # byte-identical files (the fixture manifest compares checksums).
     raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(raw, "w", compression=method) as zf:
         for name in sorted(arrays):
             entry = io.BytesIO()
             np.lib.format.write_array(entry, np.asanyarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             zf.writestr(info, entry.getvalue())
     data = raw.getvalue()
     if hasattr(path_or_file, "write"):
@@ -252,7 +255,7 @@ def write_cases(cases, directory):
     directory.mkdir(parents=True, exist_ok=True)
     store = _Store()
     meta = {"version": FORMAT_VERSION, "cases": [case_to_json(c, store) for c in cases]}
-    save(directory / "cases.npz", meta, store)
+    save(directory / "cases.npz", meta, store, compress=False)
 
 
 def case_to_json(case, store):
