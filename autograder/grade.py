@@ -798,13 +798,15 @@ def _tables(course, state, batch):
     from nbgrader.api import Gradebook, MissingEntry
 
     this_run = {(s, a) for s, a, _r in batch.ungradable}
+    refused = {s for s, a, _r in batch.ungradable if a == "*"}  # the whole submission, this time
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for key in sorted(state["submissions"]):
             student, assignment = key.split("/", 1)
-            if (student, assignment) in this_run:
+            if (student, assignment) in this_run or student in refused:
                 continue
             try:
                 sub = gb.find_submission(assignment, student)
+                nb = gb.find_submission_notebook(assignment, assignment, student)
             except MissingEntry:
                 continue
             batch.graded[(student, assignment)] = (float(sub.score), float(sub.max_score))
@@ -814,7 +816,6 @@ def _tables(course, state, batch):
                 )
             except (OSError, ValueError):
                 record = {}
-            nb = gb.find_submission_notebook(assignment, assignment, student)
             scores = {g.name: (float(g.score), float(g.max_score)) for g in nb.grades}
             for spec in checks_for(assignment):
                 if spec.grade_id in scores:
