@@ -55,7 +55,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -756,14 +755,6 @@ def _chunks(items, n):
         out.append(items[start:end])
         start = end
     return [c for c in out if c]
-
-
-def _first_line(error):
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in lines:
-        if re.match(r"^[\w.]*(Error|Exception)\b", line) and "NbGraderException" not in line:
-            return line[:200]
-    return lines[-1][:200] if lines else "unknown error"
 
 
 def _failure_note(error):
