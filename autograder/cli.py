@@ -8,6 +8,15 @@ that ``--help`` stays fast.
 import argparse
 import importlib
 
+MODULES = {
+    "release": "autograder.building.release",
+    "course": "autograder.building.course",
+    "grade": "autograder.grading.grade",
+    "demo": "autograder.demo.run",
+    "lessons": "autograder.building.lessons",
+    "fixtures": "autograder.building.fixtures",
+}
+
 COMMANDS = {
     "release": "write the learner's course folder (lessons and a stubbed rnnkit)",
     "course": "write an nbgrader course directory",
@@ -30,4 +39,4 @@ def main(argv=None):
 
 
 def _module(name):
-    return importlib.import_module(f"autograder.{name}")
+    return importlib.import_module(MODULES[name])

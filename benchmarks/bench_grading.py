@@ -4,7 +4,7 @@
 
 Builds a class of simulated learners (the demo's mix: answer key, memo LSTM, PyTorch
 GRU mix, untouched stub, numpy patcher, crasher, repeated to --learners), grades
-it with ``autograder.grade.grade`` for every assignment into a fresh OUT each time,
+it with ``autograder.grading.grade.grade`` for every assignment into a fresh OUT each time,
 and prints a markdown table: seconds per learner (total wall time / learners, median
 over repeats), the same without the fixed cost of building the nbgrader course, and
 the phases of the last run. Then it grades the same class again into the last OUT
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def build_class(folder, n, templates):
-    from autograder.classroom import demo_class
+    from autograder.demo.classroom import demo_class
 
     base = folder / "base"
     demo_class(base, templates)
@@ -47,9 +47,9 @@ def main(argv=None):
     parser.add_argument("--assignments", nargs="*", help="default: the whole course")
     args = parser.parse_args(argv)
 
-    from autograder.classroom import Templates
-    from autograder.course import nbgrader_env
-    from autograder.grade import grade
+    from autograder.building.course import nbgrader_env
+    from autograder.demo.classroom import Templates
+    from autograder.grading.grade import grade
 
     os.environ["PATH"] = nbgrader_env()["PATH"]
     rows = []

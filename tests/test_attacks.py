@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import classroom, sandbox
+from autograder.demo import classroom
+from autograder.grading import sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -290,7 +291,7 @@ def _zip_folder(folder, zip_path, top="course"):
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
 
     root = tmp_path_factory.mktemp("attacks")
     templates = classroom.Templates(root / "templates")
@@ -451,7 +452,7 @@ def test_no_notebook_code_ran_at_grading_time(batch):
 
 
 def test_what_the_instructor_opens_is_inert(batch):
-    from autograder import sanitize
+    from autograder.grading import sanitize
 
     page = (batch["out"] / "feedback" / "active-content" / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
     assert sanitize.inert_problems(page) == []

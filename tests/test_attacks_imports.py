@@ -1,5 +1,5 @@
 """A learner module that does not import, and a checker patched to hide an input mutation,
-graded through the real sandbox (autograder.checkrun.run_submission_checks).
+graded through the real sandbox (autograder.grading.checkrun.run_submission_checks).
 
 Each attack is compared with a baseline: the same submission without the attack. The
 answer key for everything the attack should not touch is the baseline's own scores.
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checkrun, sandbox
-from autograder.cases import make_cases
 from autograder.checks import executor
+from autograder.grading import checkrun, sandbox
+from autograder.specs.cases import make_cases
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20240611

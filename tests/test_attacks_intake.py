@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submissions
+from autograder.grading import submissions
 
 ACTION = re.compile(r"resubmit|upload|grade again|rename|submit the|instructor|keep one", re.I)
 
@@ -61,7 +61,7 @@ def _time_limit(request):
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory):
-    from autograder.release import build_release
+    from autograder.building.release import build_release
 
     folder = tmp_path_factory.mktemp("templates") / "answer-key"
     build_release(folder, solutions=True, force=True)
@@ -780,7 +780,7 @@ def test_student_id_rule():
 
 @pytest.mark.slow
 def test_grade_finishes_with_the_worst_zips_beside_good_submissions(tmp_path, key, key_zip):
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
 
     subs = tmp_path / "subs"
     subs.mkdir()

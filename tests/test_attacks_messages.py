@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-from autograder.cases import make_cases
 from autograder.checks.compare import judge_case
+from autograder.specs.cases import make_cases
 
 
 def _cases(check_id):
@@ -54,7 +54,8 @@ def test_an_error_quoting_the_sandbox_mounts_shows_no_host_path(tmp_path):
     import sys
     from pathlib import Path
 
-    from autograder import checkrun, classroom, sandbox
+    from autograder.demo import classroom
+    from autograder.grading import checkrun, sandbox
 
     repo = Path(__file__).resolve().parents[1]
     learner = tmp_path / "learner"

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from test_mutations import mutate
 
-from autograder import cases, checkrun, provenance, sandbox
-from autograder.cases import BUDGET_SIZES, make_cases
-from autograder.judge import grade_in_process
+from autograder.grading import checkrun, provenance, sandbox
+from autograder.specs import cases
+from autograder.specs.cases import BUDGET_SIZES, make_cases
+from autograder.specs.judge import grade_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "rnnkit"
@@ -547,7 +548,7 @@ def test_central_differences_in_every_backward_check(tmp_path, check_id):
 
 
 def test_budget_cases_are_hidden_and_not_in_ordinary_cases():
-    from autograder.cases import budget_cases, check_cases
+    from autograder.specs.cases import budget_cases, check_cases
 
     cases = make_cases(SEED)
     assert all(c.case_id != "b00" for c in cases)

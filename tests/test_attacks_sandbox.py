@@ -1,4 +1,4 @@
-"""Attacks on the trusted side of the package checks (autograder.checkrun, sandbox, casefile).
+"""Attacks on the trusted side of the package checks (autograder.grading.checkrun, sandbox, casefile).
 
 Every attacker is the answer key with one function wrapped so that, before doing its
 job, it attacks what the grader reads back or the limits the grader relies on: a
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checkrun, classroom, sandbox
-from autograder.cases import make_cases
 from autograder.checks import casefile
+from autograder.demo import classroom
+from autograder.grading import checkrun, sandbox
+from autograder.specs.cases import make_cases
 
 pytestmark = pytest.mark.skipif(not sandbox.bubblewrap_available(), reason="bubblewrap cannot start here")
 
@@ -317,7 +318,7 @@ def test_no_sandboxed_process_survives_a_kill():
 
 def test_a_judge_failure_is_reported_as_internal_not_blamed_on_the_learner(templates, cases, tmp_path,
                                                                            monkeypatch):
-    from autograder import judge
+    from autograder.specs import judge
 
     def broken(*args, **kwargs):
         raise RuntimeError("judge bug")

@@ -17,14 +17,14 @@ import pytest
 from test_mutations import load_package, unload
 
 import rnnkit
-from autograder import calibrate
-from autograder import mistakes as M
-from autograder.cases import FAMILIES, check_cases, make_cases
 from autograder.checks import casefile, compare, executor, notebook
 from autograder.checks.casefile import Case, Leaf, Seq
 from autograder.checks.probe import ProbeCell
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
-from autograder.judge import expectations, grade_in_process, judge, judge_results
+from autograder.specs import calibrate
+from autograder.specs import mistakes as M
+from autograder.specs.cases import FAMILIES, check_cases, make_cases
+from autograder.specs.judge import expectations, grade_in_process, judge, judge_results
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CHECKS_DIR = REPO / "autograder" / "checks"

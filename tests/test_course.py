@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import course, notebooks, release
+from autograder.building import course, notebooks, release
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID, LESSONS, checks_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_autograde_runs_the_trusted_pipeline_not_the_notebook(config):
     # nbgrader autograde and formgrader's button use the course config: no Execute, no ClearOutput
     from nbgrader.preprocessors import ClearOutput, Execute, SaveAutoGrades
 
-    from autograder.nbpre import KeepSafeOutputs, TrustedChecks
+    from autograder.grading.nbpre import KeepSafeOutputs, TrustedChecks
 
     sanitize = list(config.Autograde.sanitize_preprocessors)
     autograde = list(config.Autograde.autograde_preprocessors)

@@ -8,11 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from autograder import fixtures
+from autograder import paths
+from autograder.building import fixtures
 from autograder.checks import casefile
 from autograder.checks.registry import CHECKS
 
-FIXTURES = fixtures.FIXTURES
+FIXTURES = paths.FIXTURES
 _fresh = functools.lru_cache(maxsize=1)(fixtures.build_all)
 
 

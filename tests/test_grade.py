@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import classroom, feedback, submissions
 from autograder.checks.registry import CHECKS
+from autograder.demo import classroom
+from autograder.grading import feedback, submissions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,7 +166,7 @@ def test_check_cell_outputs_make_nbgrader_record_the_trusted_score(score):
     import nbformat
     from nbgrader.utils import determine_grade
 
-    from autograder.nbpre import check_outputs
+    from autograder.grading.nbpre import check_outputs
 
     cell = nbformat.from_dict(_graded("check_lstm_new_state", 'check("lstm.new_state")', "c1"))
     cell.metadata.nbgrader.points = 2
@@ -200,7 +201,7 @@ SEED = 7318530717958647
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
 
     root = tmp_path_factory.mktemp("class")
     templates = classroom.Templates(root / "templates")
@@ -266,7 +267,7 @@ def test_scores_follow_the_code(graded_class):
 @pytest.mark.slow
 def test_nbgrader_export_agrees_with_grades_csv(graded_class):
     out = graded_class["out"]
-    from autograder.course import nbgrader_env
+    from autograder.building.course import nbgrader_env
 
     export = out / "export.csv"
     subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(export)], cwd=out / "course",
@@ -293,7 +294,7 @@ def test_gradebook_check_cells_hold_the_trusted_scores(graded_class):
 
 @pytest.mark.slow
 def test_feedback_shows_no_seed_or_hidden_expected_values(graded_class):
-    from autograder.cases import make_cases
+    from autograder.specs.cases import make_cases
     from rnnkit import lstm
 
     out = graded_class["out"]
@@ -327,8 +328,8 @@ def test_progress_and_summary(graded_class):
 
 @pytest.mark.parametrize("exit_code", [0, 3])
 def test_a_crashing_function_costs_only_its_own_check(tmp_path, exit_code):
-    from autograder import checkrun, sandbox
-    from autograder.cases import make_cases
+    from autograder.grading import checkrun, sandbox
+    from autograder.specs.cases import make_cases
 
     templates = classroom.Templates(tmp_path / "templates")
     learner = templates.learner(tmp_path / "learner")
@@ -348,8 +349,8 @@ def test_a_crashing_function_costs_only_its_own_check(tmp_path, exit_code):
 
 
 def test_without_bubblewrap_grade_refuses_unless_allowed(tmp_path, monkeypatch):
-    from autograder import grade as grade_mod
-    from autograder import sandbox
+    from autograder.grading import grade as grade_mod
+    from autograder.grading import sandbox
 
     monkeypatch.setattr(sandbox, "bubblewrap_available", lambda: False)
     (tmp_path / "subs").mkdir()
@@ -361,7 +362,7 @@ def test_without_bubblewrap_grade_refuses_unless_allowed(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_an_internal_error_is_logged_never_blamed_on_the_learner(tmp_path, monkeypatch):
-    from autograder.grade import grade
+    from autograder.grading.grade import grade
 
     templates = classroom.Templates(tmp_path / "templates")
     subs = tmp_path / "subs"
@@ -373,10 +374,10 @@ def test_an_internal_error_is_logged_never_blamed_on_the_learner(tmp_path, monke
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(
-        "import autograder.judge\n"
+        "import autograder.specs.judge\n"
         "def _broken(*args, **kwargs):\n"
         "    raise ZeroDivisionError('a bug in the judge')\n"
-        "autograder.judge.judge_results = _broken\n")
+        "autograder.specs.judge.judge_results = _broken\n")
     monkeypatch.setenv("PYTHONPATH", str(inject))
     batch = grade(subs, tmp_path / "out", assignments=["02-basic-rnn"], seed=SEED, progress=False)
     assert batch.internal_errors >= 1

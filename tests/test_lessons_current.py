@@ -9,9 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import lessons, notebooks
+from autograder import paths
+from autograder.building import lessons, notebooks
+from autograder.building.setup_cell import SETUP_CELL, SETUP_GRADE_ID
 from autograder.checks.registry import CHECKS, LESSONS
-from autograder.notebook_cells import SETUP_CELL, SETUP_GRADE_ID
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -39,7 +40,7 @@ def test_check_fails_and_names_make_lessons_when_stale(tmp_path, monkeypatch):
     first.write_text(json.dumps(nb))
     (out / "99-extra.ipynb").write_text("{}")
     assert lessons.stale_lessons(out) == sorted([first.name, "99-extra.ipynb"])
-    monkeypatch.setattr(lessons, "LESSONS_DIR", out)
+    monkeypatch.setattr(paths, "LESSONS", out)
     proc_rc = lessons.run(type("Args", (), {"check": True})())
     assert proc_rc == 1
 
@@ -48,8 +49,8 @@ def test_stale_message_says_run_make_lessons(tmp_path):
     # Through the command line, on a copy of the repository layout with one lesson edited.
     out = tmp_path / "lessons"
     lessons.write_lessons(out)
-    code = ("import sys; from pathlib import Path; from autograder import lessons; "
-            f"lessons.LESSONS_DIR = Path({str(out)!r}); "
+    code = ("import sys; from pathlib import Path; from autograder import paths; "
+            f"paths.LESSONS = Path({str(out)!r}); "
             "from autograder.cli import main; sys.exit(main(['lessons', '--check']))")
     target = sorted(out.glob("*.ipynb"))[-1]
     target.write_text(target.read_text().replace('"cells": [', '"cells": [ ', 1) + " ")

@@ -18,9 +18,9 @@ import textwrap
 import pytest
 from mutants import MUTANTS, SHORTCUTS, VARIANTS  # tests/ is on sys.path (pytest rootdir-less import mode)
 
-from autograder.cases import make_cases
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
-from autograder.judge import expectations, grade_in_process
+from autograder.specs.cases import make_cases
+from autograder.specs.judge import expectations, grade_in_process
 
 REFERENCE = pathlib.Path(__file__).resolve().parents[1] / "rnnkit"
 SEED = 31337

@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import course, notebooks, release
+from autograder.building import course, notebooks, release
 from autograder.checks.registry import CHECKS, LESSONS
 
 pytestmark = pytest.mark.slow

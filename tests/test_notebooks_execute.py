@@ -18,9 +18,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import release
+from autograder.building import release
+from autograder.building.setup_cell import SETUP_CELL
 from autograder.checks.registry import CHECKS
-from autograder.notebook_cells import SETUP_CELL
 
 pytestmark = pytest.mark.slow
 

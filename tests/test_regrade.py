@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from autograder import classroom
-from autograder.grade import STATE, GradingError, grade
+from autograder.demo import classroom
+from autograder.grading.grade import STATE, GradingError, grade
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_a_rerun_keeps_hand_entered_scores_and_grades_nothing_unchanged(first_ru
     assert after[("bob", ASSIGNMENT)] == before[("bob", ASSIGNMENT)]
 
     # nbgrader's own export agrees with grades.csv, hand-entered points included
-    from autograder.course import nbgrader_env
+    from autograder.building.course import nbgrader_env
 
     export = out / "export.csv"
     subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(export)], cwd=out / "course",

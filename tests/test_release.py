@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release
+from autograder.building import release
 from autograder.checks.registry import CHECKS, LESSONS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Isolation and limits of the sandbox that runs learners' rnnkit (autograder.sandbox).
+"""Isolation and limits of the sandbox that runs learners' rnnkit (autograder.grading.sandbox).
 
 Each test runs a few lines of Python in the sandbox and looks at what came back;
 the expected behaviour is the operating system's (a refused fork, a missing file),
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.grading import sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 needs_bwrap = pytest.mark.skipif(not sandbox.bubblewrap_available(), reason="bubblewrap cannot start here")

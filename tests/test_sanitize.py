@@ -1,4 +1,4 @@
-"""autograder.sanitize: a hostile notebook becomes an inert notebook and an inert feedback page."""
+"""autograder.grading.sanitize: a hostile notebook becomes an inert notebook and an inert feedback page."""
 
 import base64
 import copy
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from autograder import sanitize as s
+from autograder.grading import sanitize as s
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_PNG = base64.b64encode(
@@ -328,7 +328,7 @@ def test_math_spans_are_found_as_the_regexes_find_them_in_linear_time():
     import random
     import time
 
-    from autograder.sanitize import _MATH_RES, _MathSpans, sanitize_markdown
+    from autograder.grading.sanitize import _MATH_RES, _MathSpans, sanitize_markdown
 
     def by_regex(text, i):
         for rx in _MATH_RES:

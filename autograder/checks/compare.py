@@ -23,7 +23,7 @@ class Tolerance(NamedTuple):
     atol: float
 
 
-# Calibrated with ``python -m autograder.calibrate`` (every check, visible cases plus 20 hidden
+# Calibrated with ``python -m autograder.specs.calibrate`` (every check, visible cases plus 20 hidden
 # seeds; e = max|got - want| / max(1, max|want|), want the float64 reference):
 # - correct float64 implementations written differently: e <= 2.6e-15;
 # - the reference on float32 inputs (a correct float32 answer): e <= 4.8e-6;

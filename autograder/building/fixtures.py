@@ -19,13 +19,13 @@ import sys
 
 import numpy as np
 
-from .cases import check_cases
-from .checks import casefile
-from .checks.compare import TOLERANCES, matches
-from .checks.registry import CHECKS
-from .judge import expectations
+from autograder import paths
+from autograder.checks import casefile
+from autograder.checks.compare import TOLERANCES, matches
+from autograder.checks.registry import CHECKS
+from autograder.specs.cases import check_cases
+from autograder.specs.judge import expectations
 
-FIXTURES = pathlib.Path(__file__).resolve().parent / "checks" / "fixtures"
 MANIFEST = "SHA256SUMS.txt"
 
 
@@ -33,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--check", action="store_true", help="regenerate in memory and fail if the committed fixtures differ"
     )
-    parser.add_argument("--dir", default=str(FIXTURES), help=argparse_dir_help())
+    parser.add_argument("--dir", default=str(paths.FIXTURES), help=argparse_dir_help())
 
 
 def argparse_dir_help():
@@ -69,7 +69,7 @@ def build_fixture(check_id):
 
 def _as_output(value):
     """A reference-side value in the executor's normalised form (for ``matches``)."""
-    from .checks.executor import normalize
+    from autograder.checks.executor import normalize
 
     return normalize(value)
 

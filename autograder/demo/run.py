@@ -1,6 +1,6 @@
 """python -m autograder demo: release, simulate a small class, grade it, print the gradebook.
 
-The class (``autograder.classroom.demo_class``): a perfect learner (the answer key),
+The class (``autograder.demo.classroom.demo_class``): a perfect learner (the answer key),
 one with the memo's LSTM state update, one with PyTorch's GRU mix, an untouched stub,
 one who patches numpy so that every comparison agrees, and one whose code ends the
 process. Everything is written under --out (default: a new temporary folder, kept):
@@ -24,8 +24,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from .classroom import Templates, demo_class
-    from .grade import GradingError, grade
+    from autograder.demo.classroom import Templates, demo_class
+    from autograder.grading.grade import GradingError, grade
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="rnn-course-demo-"))
     out.mkdir(parents=True, exist_ok=True)

@@ -3,16 +3,16 @@
 Runs in the grading process only. Learner code never runs here: the results are
 plain data read from the sandbox's output folder (``read_results``, no pickle),
 and the expected values and known mistakes are computed here from the real
-rnnkit (``autograder.cases.expected_output``, ``autograder.mistakes``).
+rnnkit (``autograder.specs.cases.expected_output``, ``autograder.specs.mistakes``).
 """
 
 import pathlib
 
-from .cases import BUDGET_CASE_ID, expected_output, make_cases, upcast
-from .checks.casefile import read_results
-from .checks.compare import Outcome, case_dtype, judge_case, score_check
-from .checks.registry import CHECKS, CHECKS_BY_ID
-from .mistakes import mistake_outputs
+from autograder.checks.casefile import read_results
+from autograder.checks.compare import Outcome, case_dtype, judge_case, score_check
+from autograder.checks.registry import CHECKS, CHECKS_BY_ID
+from autograder.specs.cases import BUDGET_CASE_ID, expected_output, make_cases, upcast
+from autograder.specs.mistakes import mistake_outputs
 
 __all__ = ["Outcome", "expectations", "grade_in_process", "judge", "judge_results"]
 
@@ -81,7 +81,7 @@ def grade_in_process(course_or_package, seed, check_ids=None, cases=None, expect
     """
     import sys
 
-    from .checks import executor
+    from autograder.checks import executor
 
     # Loading a folder's rnnkit replaces the reference in sys.modules: put the reference back after.
     saved = {k: v for k, v in sys.modules.items() if k == "rnnkit" or k.startswith("rnnkit.")}

@@ -1,7 +1,7 @@
 """python -m autograder lessons [--check]: lessons/ from solutions/.
 
 Each solutions/<assignment>.ipynb becomes lessons/<assignment>.ipynb through
-nbgrader's own clearing (autograder.notebooks.clear_notebook), so a lesson is
+nbgrader's own clearing (autograder.building.notebooks.clear_notebook), so a lesson is
 exactly what ``nbgrader generate_assignment`` would release. The output is
 deterministic; ``--check`` compares it with the committed lessons/ and fails when
 they differ. Every lesson is searched for solution text before it is written.
@@ -13,17 +13,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import guard, notebooks
-
-SOLUTIONS = guard.SOLUTIONS
-LESSONS_DIR = guard.REPO / "lessons"
+from autograder import paths
+from autograder.building import guard, notebooks
 
 
 class LessonError(RuntimeError):
     """A lesson could not be generated, or would leak."""
 
 
-def render_lessons(solutions=SOLUTIONS):
+def render_lessons(solutions=paths.SOLUTIONS):
     """The learner notebooks, as text.
 
     Inputs:
@@ -58,9 +56,9 @@ def _guard(rendered, solutions):
                           "writes (a reference body of rnnkit, a model answer, a hidden test).")
 
 
-def write_lessons(dest=None, solutions=SOLUTIONS):
+def write_lessons(dest=None, solutions=paths.SOLUTIONS):
     """Write lessons/ (removing lessons whose solution notebook is gone). Returns the file names."""
-    dest = Path(dest or LESSONS_DIR)
+    dest = Path(dest or paths.LESSONS)
     rendered = render_lessons(solutions)
     dest.mkdir(parents=True, exist_ok=True)
     for stale in dest.glob("*.ipynb"):
@@ -73,9 +71,9 @@ def write_lessons(dest=None, solutions=SOLUTIONS):
     return sorted(rendered)
 
 
-def stale_lessons(dest=None, solutions=SOLUTIONS):
+def stale_lessons(dest=None, solutions=paths.SOLUTIONS):
     """Names of lessons that are missing, different or extra compared with a fresh render."""
-    dest = Path(dest or LESSONS_DIR)
+    dest = Path(dest or paths.LESSONS)
     rendered = render_lessons(solutions)
     stale = [n for n, text in rendered.items()
              if not (dest / n).exists() or (dest / n).read_text(encoding="utf-8") != text]
@@ -103,5 +101,5 @@ def run(args):
     except LessonError as err:
         print(f"lessons: {err}", file=sys.stderr)
         return 1
-    print(f"Wrote {len(names)} lessons to {LESSONS_DIR}: " + ", ".join(names))
+    print(f"Wrote {len(names)} lessons to {paths.LESSONS}: " + ", ".join(names))
     return 0

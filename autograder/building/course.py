@@ -26,13 +26,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import guard, lessons, release, stubs
+from autograder import paths
+from autograder.building import guard, lessons, release, stubs
+from autograder.building.release import ReleaseError
 from autograder.checks.registry import LESSONS
-from autograder.release import ReleaseError
 
 ASSIGNMENTS = [lesson.assignment for lesson in LESSONS]
 COURSE_ID = "rnn-course"
-SOLUTIONS = guard.SOLUTIONS
 # Names a learner could add to a submission that would be importable next to their notebook
 # (a fake numpy, a conftest, a .pth file): never copied into autograded/.
 LEARNER_ADDED_IGNORED = ["numpy", "scipy", "torch", "matplotlib", "tqdm", "autograder",
@@ -60,7 +60,7 @@ def nbgrader(*args, cwd, check=True, env=None, timeout=None):
 
 
 def _package_regions():
-    return stubs.package_regions(guard.PACKAGE)
+    return stubs.package_regions(paths.RNNKIT)
 
 
 def graded_files(assignment):
@@ -84,7 +84,7 @@ def exclude_overwriting():
 def write_assignment_package(assignment, dest):
     """rnnkit/ for one assignment's source folder (see the module docstring); returns dest."""
     dest = Path(dest)
-    shutil.copytree(guard.PACKAGE, dest, ignore=release.JUNK)
+    shutil.copytree(paths.RNNKIT, dest, ignore=release.JUNK)
     action = stubs.lesson_action(assignment)
     for path in sorted(dest.rglob("*.py")):
         rel = path.relative_to(dest.parent).as_posix()
@@ -100,7 +100,7 @@ def expected_release_package(assignment, rel):
     """The text nbgrader's release of rnnkit file ``rel`` must have: the lesson's regions stubbed too."""
     action = stubs.lesson_action(assignment)
     module = stubs.module_of(rel)
-    text = (guard.PACKAGE.parent / rel).read_text(encoding="utf-8")
+    text = (paths.RNNKIT.parent / rel).read_text(encoding="utf-8")
     return stubs.transform_regions(
         text, lambda r: stubs.FILL if action(module, r) == stubs.FILL else stubs.STUB, rel)
 
@@ -168,12 +168,12 @@ c.Autograde.exclude_overwriting = {exclude!r}
 c.OverwriteCells.add_missing_cells = True
 
 # Autograde never runs a learner's notebook: every auto-graded point comes from the trusted
-# checks of the learner's rnnkit, run in a sandbox (autograder.nbpre.TrustedChecks stands
+# checks of the learner's rnnkit, run in a sandbox (autograder.grading.nbpre.TrustedChecks stands
 # where nbgrader's Execute stood), and the learner's saved outputs are kept only as inert
 # text and checked images (KeepSafeOutputs stands where ClearOutput stood). This holds for
 # `nbgrader autograde`, formgrader's Autograde button and `python -m autograder grade`.
 # It needs the environment that ran `python -m autograder course` (autograder importable).
-from autograder.nbpre import KeepSafeOutputs, TrustedChecks, guard_submitted_files  # noqa: E402
+from autograder.grading.nbpre import KeepSafeOutputs, TrustedChecks, guard_submitted_files  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, DeduplicateIds, OverwriteCells, OverwriteKernelspec,
     SaveAutoGrades)
@@ -227,7 +227,7 @@ def _write_sources(root):
     for assignment in ASSIGNMENTS:
         folder = root / "source" / assignment
         folder.mkdir(parents=True)
-        notebook = SOLUTIONS / f"{assignment}.ipynb"
+        notebook = paths.SOLUTIONS / f"{assignment}.ipynb"
         if not notebook.exists():
             raise ReleaseError(f"no instructor notebook {notebook} for assignment {assignment}")
         shutil.copyfile(notebook, folder / notebook.name)
@@ -251,7 +251,7 @@ def verify_release(root):
         if not (folder / f"{assignment}.ipynb").is_file():
             findings.append(f"{folder}: not released (see nbgrader's log above)")
             continue
-        for rel in stubs.package_regions(guard.PACKAGE):
+        for rel in stubs.package_regions(paths.RNNKIT):
             released = folder / rel
             if not released.is_file():
                 findings.append(f"{released}: missing")

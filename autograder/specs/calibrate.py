@@ -1,6 +1,6 @@
 """Measure the check tolerances against correct variants and known mistakes.
 
-    python -m autograder.calibrate [--seeds N]
+    python -m autograder.specs.calibrate [--seeds N]
 
 For every check and many hidden-case seeds it reports, in units of the scaled
 error  e = max|got - want| / max(1, max|want|)  (want: the float64 reference):
@@ -19,11 +19,11 @@ import argparse
 
 import numpy as np
 
-from . import mistakes as M
-from .cases import check_cases, expected_output, upcast
-from .checks.compare import TOLERANCES
-from .checks.registry import CHECKS
-from .mistakes import MISTAKES, mistake_outputs
+from autograder.checks.compare import TOLERANCES
+from autograder.checks.registry import CHECKS
+from autograder.specs import mistakes as M
+from autograder.specs.cases import check_cases, expected_output, upcast
+from autograder.specs.mistakes import MISTAKES, mistake_outputs
 
 
 def _leaves(value):
@@ -92,7 +92,7 @@ ALTERNATIVES = {
 
 def measure(check_id, seeds):
     """Dict of the measurements described in the module docstring for one check."""
-    from .cases import reference_function
+    from autograder.specs.cases import reference_function
 
     ref = reference_function(check_id)
     correct64 = correct32 = 0.0

@@ -6,11 +6,11 @@ nbgrader's defaults, so ``nbgrader autograde``, formgrader's Autograde button an
 
 - sanitize phase: ``KeepSafeOutputs`` stands where nbgrader's ``ClearOutput`` stood. The
   learner's saved outputs are kept for the instructor and the feedback page, but only
-  as inert text and checked images (``autograder.sanitize``); markdown is made inert.
+  as inert text and checked images (``autograder.grading.sanitize``); markdown is made inert.
 - autograde phase: ``TrustedChecks`` stands where ``Execute`` stood. The notebook is
   never executed. Each check cell (``check("lstm.forget_gate")``) gets the score that
   the trusted judge gave the learner's ``rnnkit/`` run in the sandbox
-  (``autograder.checkrun``), written as the cell's output so that nbgrader's own
+  (``autograder.grading.checkrun``), written as the cell's output so that nbgrader's own
   ``SaveAutoGrades`` records it: full marks as plain output, partial credit as a number,
   zero as an error. Any other auto-graded code cell scores 0: only trusted checks give
   points. Written answers are graded by hand in formgrader, as before.
@@ -33,9 +33,9 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-from . import checkrun, sandbox, sanitize
-from .cases import make_cases
-from .checks.registry import checks_for
+from autograder.checks.registry import checks_for
+from autograder.grading import checkrun, sandbox, sanitize
+from autograder.specs.cases import make_cases
 
 # In the text of the exception TrustedChecks raises when the grader itself failed: no grade is
 # recorded for that notebook (never a 0 the learner did not earn), and the error is logged.

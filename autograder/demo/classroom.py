@@ -58,7 +58,7 @@ class Templates:
     """The answer key and the stub folder, built once, copied for every learner."""
 
     def __init__(self, folder):
-        from .release import build_release
+        from autograder.building.release import build_release
 
         folder = Path(folder)
         self.key = folder / "answer-key"

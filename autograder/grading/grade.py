@@ -6,9 +6,9 @@ without a top-level folder). Submissions are copied; SUBS is never written.
 
 How a score is decided: learner code never runs unconfined and notebooks are not run.
 Every submission goes through nbgrader's own autograde in the course directory
-``OUT/course`` (built by ``autograder.course``), whose pipeline (``autograder.nbpre``)
+``OUT/course`` (built by ``autograder.building.course``), whose pipeline (``autograder.grading.nbpre``)
 replaces nbgrader's Execute step: the learner's ``rnnkit/`` runs in a sandbox
-(``autograder.sandbox``: bubblewrap, no network, only the submission visible, limits),
+(``autograder.grading.sandbox``: bubblewrap, no network, only the submission visible, limits),
 the trusted judge compares its results with the reference, and each check cell's score
 is recorded by nbgrader's ``SaveAutoGrades``, so formgrader, ``nbgrader export``,
 ``nbgrader autograde`` and the feedback agree with OUT/. Written answers are graded by
@@ -67,10 +67,11 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import course as course_mod
-from . import feedback, nbpre, sandbox, submissions
-from .checks.registry import checks_for
-from .release import ReleaseError
+from autograder import paths
+from autograder.building import course as course_mod
+from autograder.building.release import ReleaseError
+from autograder.checks.registry import checks_for
+from autograder.grading import feedback, nbpre, sandbox, submissions
 
 TABLES = ["grades.csv", "results.csv", "ungradable.csv", "notes.csv"]
 STATE = ".grading-state.json"  # in OUT/course: fingerprint of the course, hashes of graded submissions
@@ -320,11 +321,8 @@ def _decide_sandbox(allow_unsandboxed):
 
 def course_fingerprint():
     """What the course directory is built from: config, instructor notebooks, package, checks."""
-    from . import guard
-    from .checkrun import CHECKS_DIR
-
     digest = hashlib.sha256(course_mod.config_text().encode())
-    for folder in (guard.SOLUTIONS, guard.PACKAGE, CHECKS_DIR):
+    for folder in (paths.SOLUTIONS, paths.RNNKIT, paths.CHECKS):
         for path in sorted(folder.rglob("*")):
             if (
                 path.is_file()
@@ -544,7 +542,7 @@ def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file
 
 def _check_learner(task, common):
     """One learner's checks (in a check-phase process); writes the outcomes per assignment."""
-    from . import checkrun
+    from autograder.grading import checkrun
 
     student, folder, assignments = task
     seed, check_timeout, tmp, logs = common
@@ -566,7 +564,7 @@ def _check_learner(task, common):
 @functools.lru_cache(maxsize=16)
 def _cases_for(seed, ids):
     """The cases of these checks (the same for every learner of a batch: made once per process)."""
-    from .cases import make_cases
+    from autograder.specs.cases import make_cases
 
     return make_cases(seed, check_ids=list(ids))
 
@@ -673,7 +671,7 @@ def _internal_errors_log(jsonl, log_path, batch):
 
 
 class _Workers:
-    """Runs ``autograder.nbworker`` processes over lists of (assignment, student)."""
+    """Runs ``autograder.grading.nbworker`` processes over lists of (assignment, student)."""
 
     def __init__(self, course, env, logs, tmp, config, feedback_dir, forbidden):
         self.course, self.env, self.logs, self.tmp, self.config = course, env, logs, tmp, config
@@ -701,7 +699,7 @@ class _Workers:
         }
         job_file.write_text(json.dumps(job))
         with open(self.logs / f"autograde-{n}.log", "w", encoding="utf-8") as log:
-            command = [sys.executable, "-m", "autograder.nbworker", str(job_file)]
+            command = [sys.executable, "-m", "autograder.grading.nbworker", str(job_file)]
             proc = subprocess.Popen(
                 command,
                 cwd=self.course,

@@ -17,11 +17,11 @@ Case kinds per function (groups as in ``autograder.checks.compare.GROUPS``):
 import numpy as np
 
 import rnnkit
+from autograder import paths
+from autograder.checks.casefile import Case
+from autograder.checks.probe import ProbeCell, ProbeParams
+from autograder.checks.registry import CHECKS, checks_for
 from rnnkit import gru, lstm, rnn, sequence
-
-from .checks.casefile import Case
-from .checks.probe import ProbeCell, ProbeParams
-from .checks.registry import CHECKS, checks_for
 
 FIXTURE_SEED = 20250516
 PROBE = ProbeCell()
@@ -524,7 +524,7 @@ def make_cases(seed, check_ids=None, lesson=None):
 # with the "values" cases (a wrong answer there scores the check 0, like any values case).
 # Budget cases are never in the published fixtures, the notebooks or ``make_cases``: they
 # come from ``budget_cases`` only, and only the trusted grader (``checkrun``) runs them.
-# Sizes and the limit are measured in ``measure_budget`` (python -m autograder.cases).
+# Sizes and the limit are measured in ``measure_budget`` (python -m autograder.specs.cases).
 
 BUDGET_SIZES = {  # check id -> (B, D, H)
     "rnn.rnn_step_backward": (64, 256, 256),
@@ -610,7 +610,7 @@ __all__ = ["FAMILIES", "FIXTURE_SEED", "ProbeParams", "check_cases", "expected_o
 
 
 def measure_budget(course_root=None, seed=1):
-    """Measure the budget cases (``python -m autograder.cases``): for each backward check, the CPU
+    """Measure the budget cases (``python -m autograder.specs.cases``): for each backward check, the CPU
     seconds of a whole sandboxed budget run of ``course_root``'s rnnkit (default: the reference),
     the reference's own seconds on the case, and an estimate for central differences (two
     forward passes per input and parameter element, each timed here). Returns {check_id: dict}."""
@@ -618,8 +618,8 @@ def measure_budget(course_root=None, seed=1):
     import tempfile
     import time
 
-    from . import checkrun, sandbox
-    from .checks.casefile import write_cases
+    from autograder.checks.casefile import write_cases
+    from autograder.grading import checkrun, sandbox
 
     def count(v):
         if isinstance(v, np.ndarray):
@@ -659,7 +659,7 @@ def measure_budget(course_root=None, seed=1):
             # the process's own CPU time since it started (interpreter, numpy, rnnkit, the case)
             code.insert(-2, "import time; print('CPU', time.process_time())")
             run = sandbox.run_python(
-                code, read_only={root: "/sub", checkrun.CHECKS_DIR: "/grader/rnncheck", tmp / "in": "/io/in"},
+                code, read_only={root: "/sub", paths.CHECKS: "/grader/rnncheck", tmp / "in": "/io/in"},
                 writable={tmp / "out": "/io/out"}, sys_path=["/grader"], limits=limits)
         lines = run.stdout.decode(errors="replace").splitlines()
         cpu = [line.split()[1] for line in lines if line.startswith("CPU ")]

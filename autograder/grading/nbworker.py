@@ -1,6 +1,6 @@
 """One process running nbgrader's autograde, then writing feedback, for a list of (assignment, student).
 
-``python -m autograder.nbworker JOB.json`` reads::
+``python -m autograder.grading.nbworker JOB.json`` reads::
 
     {"course": "/abs/course", "pairs": [["04-lstm", "alice"], ...],
      "config": {"TrustedChecks": {...}, ...}, "results": "/abs/results.jsonl",
@@ -8,8 +8,8 @@
 
 and calls nbgrader's own Python API (``NbGraderAPI.autograde``) once per pair, in this
 one process: nbgrader is imported once and the course's ``nbgrader_config.py`` is loaded
-once. The course's pipeline runs no learner code outside the sandbox (``autograder.nbpre``).
-For each pair that autograded, the feedback page is written (``autograder.feedback``).
+once. The course's pipeline runs no learner code outside the sandbox (``autograder.grading.nbpre``).
+For each pair that autograded, the feedback page is written (``autograder.grading.feedback``).
 One learner's failure is one line of results (``{"assignment", "student", "success",
 "error", "feedback"}``), not a failed batch. Several workers share the SQLite gradebook
 (it exists before they start).
@@ -34,7 +34,7 @@ def main(argv=None):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    from . import feedback
+    from autograder.grading import feedback
 
     config = PyFileConfigLoader("nbgrader_config.py", path=course).load_config()
     config.merge(Config(job.get("config", {})))

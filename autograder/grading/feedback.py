@@ -1,11 +1,11 @@
 """Feedback a learner may see: trusted check results in, hidden material and active content out.
 
 ``write_feedback`` renders one autograded notebook (already sanitised and scored by the
-course's pipeline, ``autograder.nbpre``: check cells show the trusted score and the
+course's pipeline, ``autograder.grading.nbpre``: check cells show the trusted score and the
 judge's message) to a standalone page:
 - hidden-test regions (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) are
   removed from every cell;
-- ``autograder.sanitize`` keeps it inert (no script or active HTML from the learner,
+- ``autograder.grading.sanitize`` keeps it inert (no script or active HTML from the learner,
   no grader paths, long outputs cut);
 - the page is searched for what must never be shown (hidden-test lines, the grading
   seed, the markers); a page with a hit is not written.
@@ -78,14 +78,14 @@ def write_feedback(course, student, assignment, out_dir, forbidden=()):
     The page goes where ``nbgrader release_feedback`` looks for it
     (``course/feedback/<student>/<assignment>/<assignment>.html``, nothing else is put
     there) and to ``out_dir/<student>/<assignment>.html``. The notebook was sanitised
-    when it was autograded (``autograder.nbpre``); ``sanitize.feedback_html`` checks the
+    when it was autograded (``autograder.grading.nbpre``); ``sanitize.feedback_html`` checks the
     page is inert. A page that shows anything in ``forbidden`` is not written.
     Returns "ok" or the reason the page was withheld.
     """
     import nbformat
 
-    from . import sanitize
-    from .nbpre import NBGRADER_FILES
+    from autograder.grading import sanitize
+    from autograder.grading.nbpre import NBGRADER_FILES
 
     course = Path(course)
     source = course / "autograded" / student / assignment / f"{assignment}.ipynb"

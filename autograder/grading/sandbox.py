@@ -584,7 +584,7 @@ def _kill(proc):
 def _head(path, limit, notes):
     """At most ``limit`` bytes of the captured stdout/stderr (without bubblewrap the
     untrusted code can reach the scratch folder: read it as untrusted)."""
-    from .checks.casefile import UntrustedFileError, read_untrusted
+    from autograder.checks.casefile import UntrustedFileError, read_untrusted
 
     try:
         return read_untrusted(path, limit, truncate=True)

@@ -10,17 +10,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import notebooks, stubs
+from autograder import paths
+from autograder.building import notebooks, stubs
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "rnnkit"
-SOLUTIONS = REPO / "solutions"
 # Files searched as text; anything else (.npz fixtures, images) is binary data.
 TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".txt", ".yml", ".yaml", ".cfg", ".toml", ".json", ".html", ".csv",
                  ".sh", ""}
 
 
-def package_secrets(package=PACKAGE, is_secret=lambda module, region: True):
+def package_secrets(package=paths.RNNKIT, is_secret=lambda module, region: True):
     """Distinctive lines of the reference bodies (inside solution regions) of a package folder.
 
     Inputs:
@@ -45,7 +43,7 @@ def package_secrets(package=PACKAGE, is_secret=lambda module, region: True):
     return notebooks.distinctive(secret, public, public_within_lines=True)
 
 
-def notebook_secrets(solutions=SOLUTIONS):
+def notebook_secrets(solutions=paths.SOLUTIONS):
     """Distinctive lines of the model answers, hidden tests and mark schemes of solutions/*.ipynb."""
     secret, public = [], []
     for path in sorted(Path(solutions).glob("*.ipynb")):
@@ -54,7 +52,7 @@ def notebook_secrets(solutions=SOLUTIONS):
         secret.extend(s)
         public.extend(p)
     # The reference package's own public text is public too.
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(paths.RNNKIT.rglob("*.py")):
         if "__pycache__" not in path.parts:
             public.extend(stubs.stub_text(path.read_text(encoding="utf-8")).split("\n"))
     return notebooks.distinctive(secret, public)

@@ -17,12 +17,10 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from autograder import guard, lessons, stubs
+from autograder import paths
+from autograder.building import guard, lessons, stubs
 from autograder.checks.registry import CHECKS, LESSONS
 
-REPO = guard.REPO
-PACKAGE = guard.PACKAGE
-CHECKS_PACKAGE = REPO / "autograder" / "checks"
 # What the learner's environment may hold. The reference package (this
 # repository) and the instructor's tools (nbgrader) never go in.
 LEARNER_DEPENDENCIES = ("numpy", "matplotlib", "jupyterlab", "tqdm", "ipywidgets")
@@ -35,7 +33,7 @@ class ReleaseError(RuntimeError):
 
 def learner_requirements():
     """The learner's dependencies with the version bounds of pyproject.toml, e.g. ["numpy>=1.26", ...]."""
-    with open(REPO / "pyproject.toml", "rb") as f:
+    with open(paths.REPO / "pyproject.toml", "rb") as f:
         declared = tomllib.load(f)["project"]["dependencies"]
     by_name = {}
     for requirement in declared:
@@ -133,7 +131,7 @@ Written answers are read and graded by hand.
 
 def _copy_package(dest, solutions):
     """rnnkit/ into dest: .py files stubbed (or filled with the reference), other files as they are."""
-    shutil.copytree(PACKAGE, dest, ignore=JUNK)
+    shutil.copytree(paths.RNNKIT, dest, ignore=JUNK)
     for path in sorted(dest.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         rel = path.relative_to(dest.parent).as_posix()
@@ -156,13 +154,13 @@ def copy_checks(dest):
 
     shippable = getattr(checks_package, "SHIPPABLE", None)
     if shippable is None:
-        shutil.copytree(CHECKS_PACKAGE, dest, ignore=JUNK)
+        shutil.copytree(paths.CHECKS, dest, ignore=JUNK)
         return
     dest.mkdir(parents=True)
     for pattern in [*shippable, "fixtures/*"]:
-        for path in sorted(CHECKS_PACKAGE.glob(pattern)):
+        for path in sorted(paths.CHECKS.glob(pattern)):
             if path.is_file() and "__pycache__" not in path.parts:
-                target = dest / path.relative_to(CHECKS_PACKAGE)
+                target = dest / path.relative_to(paths.CHECKS)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
 
@@ -198,7 +196,7 @@ def _looks_like_course_folder(path):
 def prepare_destination(dest, force):
     """Check that dest may be (re)placed; raises ReleaseError otherwise."""
     dest = Path(dest).resolve()
-    if dest == REPO or REPO.is_relative_to(dest):
+    if dest == paths.REPO or paths.REPO.is_relative_to(dest):
         raise ReleaseError(f"refusing to write over {dest}: it holds the course repository")
     if dest.exists() and not dest.is_dir():
         raise ReleaseError(f"{dest} exists and is not a folder")

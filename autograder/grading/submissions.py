@@ -683,7 +683,7 @@ def repair_notebook(nb):
             seen_ids.add(cell["id"])
         if cell["cell_type"] == "code":
             # Saved outputs are kept for the feedback page; the grading pipeline makes them inert
-            # (autograder.sanitize) and replaces those of check cells by the trusted result.
+            # (autograder.grading.sanitize) and replaces those of check cells by the trusted result.
             if not isinstance(cell.get("outputs"), list):
                 cell["outputs"] = []
             if type(cell.get("execution_count")) is not int:

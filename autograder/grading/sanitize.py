@@ -49,7 +49,7 @@ KEPT_MIME = (TEXT_MIME, *IMAGE_MAGIC)
 LINK_REMOVED = "#link-removed"
 ALLOWED_URL_PREFIXES = ("http://", "https://", "mailto:", "#")
 
-# Grader temporary folders (autograder.grade, sandbox, ...): /tmp/rnn-grade-abc123/...
+# Grader temporary folders (autograder.grading.grade, sandbox, ...): /tmp/rnn-grade-abc123/...
 _TMP_PATH_RE = re.compile(r"(?:/private)?/tmp/rnn-[^/\s'\"<>:]*")
 # SGR colour sequences are kept (nbconvert's ansi2html escapes the text and turns them into
 # spans with classes or an rgb() colour); every other escape sequence and control character goes.

@@ -23,10 +23,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sandbox
-from .checks.registry import CHECKS_BY_ID
-
-CHECKS_DIR = Path(__file__).resolve().parent / "checks"
+from autograder import paths
+from autograder.checks.registry import CHECKS_BY_ID
+from autograder.grading import sandbox
 
 
 @dataclass
@@ -120,7 +119,7 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
 
     Inputs:
     - course_root: the submission's working copy (the folder holding ``rnnkit/``).
-    - cases: list of Case from ``autograder.cases.make_cases`` (kept in this process).
+    - cases: list of Case from ``autograder.specs.cases.make_cases`` (kept in this process).
     - check_ids: which checks to run (default: every check present in ``cases``).
     - limits: sandbox.Limits for each sandbox run.
     - retries: at most this many sandbox runs (one more after each death or stall).
@@ -137,8 +136,8 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
     Everything in the sandbox's folder is read as untrusted, and the folder is removed
     afterwards whatever the learner's code left in it.
     """
-    from .checks.casefile import read_results_checked, write_cases
-    from .judge import expectations, judge_results
+    from autograder.checks.casefile import read_results_checked, write_cases
+    from autograder.specs.judge import expectations, judge_results
 
     limits = limits or sandbox.Limits()
     budget = float(budget_seconds) if budget_seconds is not None else limits.wall_seconds + BUDGET_SLACK
@@ -178,7 +177,7 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
                                        key=lambda c: remaining.index(c.check_id)), in_dir)
                     run = sandbox.run_python(
                         _executor_code("/sub", "/io/in", "/io/out"),
-                        read_only={staged: "/sub", CHECKS_DIR: "/grader/rnncheck", in_dir: "/io/in"},
+                        read_only={staged: "/sub", paths.CHECKS: "/grader/rnncheck", in_dir: "/io/in"},
                         writable={out_dir: "/io/out"},
                         sys_path=["/grader"],
                         limits=dataclasses.replace(limits, wall_seconds=min(limits.wall_seconds, left)),
@@ -313,7 +312,7 @@ def _stage_package(course_root, dest):
     """Copy the learner's ``rnnkit/`` to dest/rnnkit for the sandbox: Python source files and
     folders only (no links, FIFOs, compiled or native modules), without the shipped tools, read
     with O_NOFOLLOW and capped. Returns dest (bound as the sandbox's /sub)."""
-    from .checks.casefile import UntrustedFileError, read_untrusted
+    from autograder.checks.casefile import UntrustedFileError, read_untrusted
 
     src = Path(course_root) / "rnnkit"
     (dest / "rnnkit").mkdir(parents=True)
@@ -355,7 +354,7 @@ def _host_paths(tmp):
     read them from /proc/self/mountinfo and put them in an error text)."""
     import sys
 
-    here = Path(__file__).resolve().parent.parent
+    here = paths.REPO
     found = {str(here), str(Path(sys.prefix)), str(Path(sys.base_prefix)), str(Path(tmp).parent),
              os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), tempfile.gettempdir(),
              str(Path.home())}
@@ -394,7 +393,7 @@ def _prune_out_dir(out_dir, keep):
 def _read_import_record(out_dir):
     """The executor's ``_import.json`` (untrusted: no link followed, no FIFO read, 100 kB at
     most), or None."""
-    from .checks.casefile import UntrustedFileError, read_untrusted
+    from autograder.checks.casefile import UntrustedFileError, read_untrusted
 
     try:
         record = json.loads(read_untrusted(Path(out_dir) / "_import.json", 100_000))
@@ -433,7 +432,7 @@ def _grouped_by_module(check_ids):
 
 
 def _read_json_record(out_dir, name, max_bytes=1_000_000):
-    from .checks.casefile import UntrustedFileError, read_untrusted
+    from autograder.checks.casefile import UntrustedFileError, read_untrusted
 
     try:
         record = json.loads(read_untrusted(Path(out_dir) / name, max_bytes))
@@ -463,7 +462,7 @@ def _import_stall(out_dir, remaining, what):
     """{check_id: message} for the checks lost because the sandbox died or stalled while
     importing a learner module (``_importing.json`` left behind); {} when it did not. The
     marker is removed so that the next run starts clean."""
-    from .checks.executor import import_failure_message
+    from autograder.checks.executor import import_failure_message
 
     marker = _read_json_record(out_dir, "_importing.json", 100_000)
     with contextlib.suppress(OSError):
@@ -515,9 +514,9 @@ def _provenance_and_budget(course_root, cases, order, results, forced, internal,
 
     Updates ``forced``, ``internal``, ``results`` and ``runs`` in place; returns the budget cases
     whose results were added to ``results`` (to be judged with the other cases, as "values")."""
-    from . import provenance
-    from .cases import BUDGET_CPU_SECONDS, BUDGET_WALL_SECONDS, budget_cases, budget_seed
-    from .checks.casefile import read_results_checked, write_cases
+    from autograder.checks.casefile import read_results_checked, write_cases
+    from autograder.grading import provenance
+    from autograder.specs.cases import BUDGET_CPU_SECONDS, BUDGET_WALL_SECONDS, budget_cases, budget_seed
 
     for check_id, message in provenance.copied_functions(course_root, order).items():
         forced[check_id] = message
@@ -541,7 +540,7 @@ def _provenance_and_budget(course_root, cases, order, results, forced, internal,
             write_cases(remaining, in_dir)
             run = sandbox.run_python(
                 _executor_code("/sub", "/io/in", "/io/out"),
-                read_only={Path(course_root): "/sub", CHECKS_DIR: "/grader/rnncheck", in_dir: "/io/in"},
+                read_only={Path(course_root): "/sub", paths.CHECKS: "/grader/rnncheck", in_dir: "/io/in"},
                 writable={out_dir: "/io/out"},
                 sys_path=["/grader"],
                 limits=budget_limits,

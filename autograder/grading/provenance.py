@@ -30,7 +30,7 @@ does not parse), or that looks names up dynamically while such code exists, cann
 checked and is refused as well.
 
 ``copied_functions(course_root, check_ids)`` -> {check_id: message} for the refused ones.
-``python -m autograder.provenance`` prints the similarity of every reference solution
+``python -m autograder.grading.provenance`` prints the similarity of every reference solution
 and every correct variant of tests/mutants.py (the margins).
 """
 
@@ -46,7 +46,8 @@ import tokenize
 import zlib
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parent.parent / "rnnkit"
+from autograder import paths
+
 TOOL_FILES = ("fast", "gradcheck", "train")  # module names inside rnnkit
 TOOL_DESCRIPTIONS = {
     "fast": "rnnkit/fast.py (the fused fast path for training)",
@@ -333,10 +334,10 @@ def shipped_fingerprints(k=None, w=None):
     # Base code (MOSS's "base file"): what the tools share with the rest of the package, the
     # reference solutions included, is what an honest solution writes too; it never counts.
     base = set()
-    for path in sorted(REFERENCE.glob("*.py")):
+    for path in sorted(paths.RNNKIT.glob("*.py")):
         if path.stem not in TOOL_FILES:
             base |= node_fingerprints(code(path), k, w)
-    return {tool: frozenset(node_fingerprints(code(REFERENCE / f"{tool}.py"), k, w) - base)
+    return {tool: frozenset(node_fingerprints(code(paths.RNNKIT / f"{tool}.py"), k, w) - base)
             for tool in TOOL_FILES}
 
 
@@ -592,18 +593,18 @@ def scores(course_root, check_ids, k=None, w=None, modules=None):
 
 
 def measure(repo=None):
-    """Margins (``python -m autograder.provenance``): the highest score of a legitimate function
+    """Margins (``python -m autograder.grading.provenance``): the highest score of a legitimate function
     (every reference solution, every correct variant and every mutant of tests/mutants.py) and
     the lowest of the disguised copies of tests/test_attacks_points.py, at several (K, W)."""
     import sys
 
-    repo = Path(repo or REFERENCE.parent)
+    repo = Path(repo or paths.RNNKIT.parent)
     sys.path.insert(0, str(repo / "tests"))
     from mutants import MUTANTS, VARIANTS
     from test_attacks_points import FAST_COPIES, GRADCHECK_COPY, NUMERIC
     from test_mutations import mutate
 
-    from .checks.registry import CHECKS
+    from autograder.checks.registry import CHECKS
 
     key = read_package(repo)
     for k, w in [(8, 6), (10, 6), (K, W), (15, 8)]:
@@ -613,18 +614,18 @@ def measure(repo=None):
             for check_id, items in table.items():
                 module, function = check_id.split(".")
                 for item in items:
-                    text = mutate((REFERENCE / f"{module}.py").read_text(), function, item[1])
+                    text = mutate((paths.RNNKIT / f"{module}.py").read_text(), function, item[1])
                     modules = {**key, module: module_from_source(module, text)}
                     got = scores(None, [check_id], k, w, modules)[check_id]
                     legit.append((max(got.values()), f"{kind} {check_id}: {item[0]}"))
         for check_id, (module, function, helpers, body) in NUMERIC.items():
-            text = mutate((REFERENCE / f"{module}.py").read_text(), function, body.lstrip("\n")) + helpers
+            text = mutate((paths.RNNKIT / f"{module}.py").read_text(), function, body.lstrip("\n")) + helpers
             got = scores(None, [check_id], k, w, {**key, module: module_from_source(module, text)})[check_id]
             legit.append((max(got.values()), f"central differences {check_id}"))
         copies = []
         for check_id, (module, function, helpers, body) in [*FAST_COPIES.items(),
                                                               ("rnn.rnn_step_backward", GRADCHECK_COPY)]:
-            text = mutate((REFERENCE / f"{module}.py").read_text(), function, body.lstrip("\n")) + helpers
+            text = mutate((paths.RNNKIT / f"{module}.py").read_text(), function, body.lstrip("\n")) + helpers
             got = scores(None, [check_id], k, w, {**key, module: module_from_source(module, text)})[check_id]
             copies.append((max(got.values()), f"copy in {check_id} ({max(got, key=got.get)})"))
         hi, lo = max(legit), min(copies)
