@@ -9,3 +9,4 @@ SOLUTIONS = REPO / "solutions"  # instructor notebooks in nbgrader source form
 LESSONS = REPO / "lessons"  # learner notebooks generated from SOLUTIONS
 CHECKS = AUTOGRADER / "checks"  # the checks package that ships to learners (as rnncheck)
 FIXTURES = CHECKS / "fixtures"  # the published cases of the visible checks
+FORMGRADER_TEMPLATES = AUTOGRADER / "grading" / "formgrader_templates"  # formgrader loads the local MathJax

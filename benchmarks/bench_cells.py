@@ -129,10 +129,10 @@ def numpy_functions():
         xs = rng.standard_normal((T, B, D)).astype(dtype)
         dys = rng.standard_normal((T, B, H)).astype(dtype)
         if mode == "fwd":
-            fns.append(lambda cell=cell, xs=xs, params=params: fast.forward(cell, xs, params))
+            fns.append(lambda cell=cell, xs=xs, params=params: fast.forward(cell, xs, None, params))
         else:
             def fwdbwd(cell=cell, xs=xs, params=params, dys=dys):
-                _, _, cache = fast.forward(cell, xs, params)
+                _, _, cache = fast.forward(cell, xs, None, params)
                 return fast.backward(cache, dys)
 
             fns.append(fwdbwd)

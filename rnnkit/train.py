@@ -88,7 +88,7 @@ class SequenceModel:
         - pred: (B, K) many-to-one, (T, B, K) many-to-many
         """
         xs = np.asarray(xs, self.dtype)
-        ys, _, caches = fast.stacked_forward(self.cell, xs, self.layer_params)
+        ys, _, caches = fast.stacked_forward(self.cell, xs, None, self.layer_params)
         top = ys if self.many_to_many else ys[-1]
         self._cache = (caches, ys.shape, top)
         return top @ self.W_out.T + self.b_out
@@ -114,8 +114,8 @@ class SequenceModel:
         else:
             dys = np.zeros(ys_shape, self.dtype)
             dys[-1] = dtop
-        _, _, layer_grads = fast.stacked_backward(caches, dys)
-        return [g.astype(self.dtype, copy=False) for grads in layer_grads for g in grads] + [dW_out, db_out]
+        _, _, dlayer_params = fast.stacked_backward(caches, dys)
+        return [g.astype(self.dtype, copy=False) for grads in dlayer_params for g in grads] + [dW_out, db_out]
 
 
 # ----------------------------------------------------------------------------- losses

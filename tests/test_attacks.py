@@ -169,7 +169,11 @@ for path in glob.glob("/grader/*/fixtures/lstm.forget_gate*") + glob.glob("rnnch
             return arr
 raise NotImplementedError()''')
 
-FORK_BOMB = """
+# A token only the fork bomb's package holds: its processes are found by the file they see at
+# /sub/rnnkit/__init__.py (the sandbox's own root), which no host path or command line shows.
+LEFTOVER_TOKEN = "leftover-token-5c1d3b7e"
+FORK_BOMB = f"""
+# {LEFTOVER_TOKEN}
 import os, time
 for _ in range(200):
     try:
@@ -409,18 +413,28 @@ def test_gradebook_agrees_with_grades_csv(batch):
                 assert grade.manual_score is None and grade.extra_credit is None
 
 
-def _processes_in(root):
-    """Pids of processes whose command line or working folder lies below root."""
+def _processes_in(root, token=LEFTOVER_TOKEN):
+    """Pids of processes left from a batch: their command line or working folder lies below root
+    (host processes), or their sandbox's package, /sub/rnnkit/__init__.py seen through their own
+    root, holds ``token`` (a sandboxed process shows neither host paths nor a telling command line)."""
     found = []
     for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
-                continue
-            if str(root).encode() in cmdline or cwd.startswith(str(root)):
-                found.append(pid)
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if str(root).encode() in cmdline or cwd.startswith(str(root)):
+            found.append(pid)
+            continue
+        try:
+            seen = Path(f"/proc/{pid}/root/sub/rnnkit/__init__.py").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in seen:
+            found.append(pid)
     return found
 
 
@@ -435,6 +449,34 @@ def test_the_leftover_process_search_finds_a_leaked_process(tmp_path):
         proc.kill()
         proc.wait()
     assert _processes_in(tmp_path) == []
+
+
+def test_the_leftover_process_search_sees_inside_the_sandbox(tmp_path):
+    # A process running in the sandbox (where the fork bomb's children would sleep) is found
+    # by its token while it runs, and is gone once the sandbox run is over.
+    import threading
+    import time
+
+    if not sandbox.bubblewrap_available():
+        pytest.skip("needs bubblewrap (Debian package bubblewrap)")
+    package = tmp_path / "pkg" / "rnnkit"
+    package.mkdir(parents=True)
+    token = "leftover-token-search-" + os.urandom(4).hex()
+    (package / "__init__.py").write_text(f"# {token}\n")
+    limits = sandbox.Limits(wall_seconds=20, idle_seconds=20)
+    code = ["import time", "time.sleep(30)"]
+    run = threading.Thread(target=sandbox.run_python, args=(code,),
+                           kwargs={"read_only": {package.parent: "/sub"}, "limits": limits})
+    run.start()
+    try:
+        deadline, seen = time.monotonic() + 15, []
+        while not seen and time.monotonic() < deadline:
+            seen = _processes_in(tmp_path / "elsewhere", token=token)
+            time.sleep(0.2)
+        assert seen, "a sleeping sandboxed process was not found by the leftover search"
+    finally:
+        run.join()
+    assert _processes_in(tmp_path / "elsewhere", token=token) == []
 
 
 def test_attacks_left_no_process_behind(batch):

@@ -73,6 +73,7 @@ def assert_gru_lost_alone(outcomes, baseline, course, why):
 # ---- a module that does not import ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_syntax_error_in_gru_costs_only_gru_and_names_the_line(tmp_path, baseline):
     course = learner(tmp_path, "syntax", [("gru.py", "def reset_gate(", "def reset_gate(:")])
     lines = (course / "rnnkit" / "gru.py").read_text().splitlines()
@@ -93,6 +94,7 @@ def test_exception_at_module_level_names_file_and_line(tmp_path, baseline):
                           f"RuntimeError: half-written (rnnkit/gru.py, line {line}, in <module>)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stopper, why", [
     ("import os\nos._exit(0)\n", "importing it ended the Python process (exit status 0)"),
     ("while True:\n    pass\n", "importing it did not finish within the time limit"),
@@ -130,6 +132,7 @@ def test_modules_importing_the_broken_one_go_with_it_in_one_run(tmp_path, baseli
     assert len(runs) == 2  # one run for the published cases, one for the hidden ones
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init", [
     "raise RuntimeError('the package is broken')\n",
     "import os\nos._exit(0)\n",
@@ -191,6 +194,7 @@ for _name in ("rnncheck.executor", "autograder.checks.executor"):
 '''
 
 
+@pytest.mark.slow
 def test_in_place_change_of_an_input_fails_and_names_it(tmp_path, baseline):
     course = learner(tmp_path, "inplace", [IN_PLACE])
     outcomes, _, _ = grade(course)
@@ -203,6 +207,7 @@ def test_in_place_change_of_an_input_fails_and_names_it(tmp_path, baseline):
     assert "in-place modification" in message
 
 
+@pytest.mark.slow
 def test_a_patched_checker_gains_nothing(tmp_path, baseline):
     plain = grade(learner(tmp_path, "plain", [IN_PLACE]))[0]
     patched = grade(learner(tmp_path, "patched", [IN_PLACE, ("lstm.py", "import numpy as np\n",

@@ -14,6 +14,7 @@ One end-to-end run (slow) grades a few of the worst zips beside a good submissio
 
 import csv
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -815,3 +816,317 @@ def test_grade_finishes_with_the_worst_zips_beside_good_submissions(tmp_path, ke
         assert float(row["score"]) == float(row["max_score"]) > 0, row
     ungradable = {r["student_id"]: r["reason"] for r in rows("ungradable.csv")}
     assert set(ungradable) == {*bad_ids, "pipe", "linked"}, ungradable
+
+
+# --------------------------------------------------------------------------- LMS downloads, submitted/
+#
+# Each case is a Moodle or Canvas download holding a good learner (LMS id 1) and an attacker
+# (LMS id 2). It is taken in twice: with the attack, and with the attacker's upload replaced by
+# the plain answer key (the baseline). The attack must gain nothing (the attacker gets no file
+# the key does not hold, no other learner's id or files), stop nothing (the good learner is
+# taken in byte for byte both times, under the same LMS id) and leak nothing (nothing outside
+# the work folder is created or changed, no FIFO opened, no outside file's content copied).
+
+MOODLE_GOOD = "Good Learner_1_assignsubmission_file/course.zip"
+CANVAS_GOOD = "learnergood_1_10_course.zip"
+WHEN = (2024, 3, 1, 12, 0, 0)
+
+
+def _download(path, members):
+    """A download zip from (name or ZipInfo, bytes) members."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members:
+                info = name if isinstance(name, zipfile.ZipInfo) else zipfile.ZipInfo(name, WHEN)
+                zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+@dataclass
+class LmsCase:
+    attack: list  # download members besides the good learner's
+    good: str = MOODLE_GOOD
+    problem: str = ""  # regex the attacker's reason must match (ungradable)
+    note: str = ""  # regex a note (the attacker's or the download's) must match
+    extract: bool = False  # take in the extracted folder instead of the zip
+    prepare: object = None  # function(folder, outside) run on the extracted folder (links, FIFOs)
+    fifos: list = field(default_factory=list)
+    learners: int = 2  # learners expected in the attack run (good + attacker(s))
+
+
+def _lms_take_in(tmp_path, tag, members, case):
+    base = tmp_path / tag
+    base.mkdir()
+    outside = tmp_path / "outside"
+    zip_path = _download(base / "download.zip", members)
+    subs = zip_path
+    if case.extract:
+        subs = base / "extracted"
+        subs.mkdir()
+        with zipfile.ZipFile(zip_path) as zf:
+            for info in zf.infolist():
+                if ".." not in info.filename and not info.filename.startswith("/"):
+                    zf.extract(info, subs)
+        if case.prepare is not None and tag == "attack":
+            case.prepare(subs, outside)
+    work = base / "work"
+    work.mkdir()
+    before = _snapshot(tmp_path, exclude=work)
+    intake = submissions.take_in(subs, work)
+    after = _snapshot(tmp_path, exclude=work)
+    assert before == after, "something outside the work folder was created or changed"
+    for sub in intake.submissions:
+        sub.student_id.encode("utf-8")
+        assert submissions.student_id_for(sub.student_id)[1] == "" or sub.folder is None, sub.student_id
+        if sub.folder is None:
+            assert sub.problem and ACTION.search(sub.problem), sub.problem
+        else:
+            assert sub.folder.is_relative_to(work)
+    for path in work.rglob("*"):
+        assert path.is_dir() and not path.is_symlink() or stat.S_ISREG(os.lstat(path).st_mode), path
+        if path.is_file():
+            assert b"instructor only" not in path.read_bytes(), f"an outside file leaked into {path}"
+    return intake
+
+
+def _by_lms_id(intake):
+    return {s.identity.get("lms_id"): s for s in intake.submissions if s.identity}
+
+
+def _run_lms(tmp_path, key, key_zip, case):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("instructor only\n")
+    with zipfile.ZipFile(outside / "instructor.zip", "w") as zf:
+        zf.writestr("course/rnnkit/lstm.py", "instructor only\n")
+    canvas = case.good == CANVAS_GOOD
+    plain = "evee_2_20_course.zip" if canvas else "Eve_2_assignsubmission_file/course.zip"
+    baseline = _lms_take_in(tmp_path, "baseline", [(case.good, key_zip), (plain, key_zip)], case)
+    attack = _lms_take_in(tmp_path, "attack", [(case.good, key_zip), *case.attack], case)
+    opened = [w.path for w in case.fifos if w.release()]
+    assert not opened, f"FIFO opened: {opened}"
+    key_tree = _tree(key)
+    for run in (baseline, attack):  # stops nothing
+        good = _by_lms_id(run)["1"]
+        assert good.folder is not None and _tree(good.folder) == key_tree, good.problem
+        assert not good.problem and not any("attack" in n for n in good.notes)
+    assert _by_lms_id(attack)["1"].student_id.startswith(_by_lms_id(baseline)["1"].student_id)
+    for sub in attack.submissions:  # gains nothing
+        if sub.identity.get("lms_id") == "1" or sub.folder is None:
+            continue
+        tree = _tree(sub.folder)
+        extra = {k for k in tree if tree[k] != key_tree.get(k)}
+        assert all("attack" in k or k.endswith("harmless.txt") for k in extra), extra
+    assert len(attack.submissions) <= case.learners, [s.student_id for s in attack.submissions]
+    eve = [s for s in attack.submissions if s.identity.get("lms_id") != "1"]
+    if case.problem:
+        assert any(s.folder is None and re.search(case.problem, s.problem) for s in eve), \
+            [(s.student_id, s.problem) for s in eve]
+    if case.note:
+        notes = [n for _s, _a, n in attack.note_rows()]
+        assert any(re.search(case.note, n) for n in notes), notes
+    return baseline, attack
+
+
+def lms_zip_slip_members(key_zip):
+    return LmsCase([("../../evil.zip", key_zip), ("/tmp/evil.zip", key_zip),
+                    ("Eve_2_assignsubmission_file/../Good Learner_1_assignsubmission_file/course.zip", b"x"),
+                    ("Eve_2_assignsubmission_file/course.zip", key_zip)],
+                   note="unsafe path in the download")
+
+
+def lms_symlink_member(key_zip):
+    return LmsCase([(_info("Eve_2_assignsubmission_file/course.zip", stat.S_IFLNK | 0o777),
+                     b"../Good Learner_1_assignsubmission_file/course.zip")],
+                   problem="no zip", note="symbolic link")
+
+
+def lms_fifo_and_device_members(key_zip):
+    return LmsCase([(_info("Eve_2_assignsubmission_file/course.zip", stat.S_IFIFO | 0o644), b""),
+                    (_info("Eve_2_assignsubmission_file/dev.zip", stat.S_IFCHR | 0o644), b"")],
+                   problem="no zip", note="special file")
+
+
+def lms_case_collision_within_a_learner(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", key_zip),
+                    ("Eve_2_assignsubmission_file/Course.zip", key_zip)],
+                   problem="differ only by letter case")
+
+
+def lms_control_character_in_a_name(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/co\x1burse.zip", key_zip),
+                    ("Eve_2_assignsubmission_file/course.zip", key_zip)],
+                   note="control character")
+
+
+def lms_declared_size_bomb(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", key_zip),
+                    (zipfile.ZipInfo("Eve_2_assignsubmission_file/bomb.zip", WHEN), b"\0" * (3 << 20))],
+                   problem="compressed more than|too large|unpacks to more")
+
+
+def lms_hostile_inner_zip(key_zip):
+    inner = io.BytesIO(key_zip)
+    with zipfile.ZipFile(inner, "a") as zf:
+        zf.writestr("course/../../../attack.txt", "x")
+        zf.writestr(_info("course/rnnkit/link.py", stat.S_IFLNK | 0o777), "/etc/passwd")
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", inner.getvalue())],
+                   note="unsafe path in zip left out|symbolic link in zip")
+
+
+def lms_impersonation_by_name(key_zip):
+    """The attacker calls herself what the good learner is called: two learners, two LMS ids."""
+    return LmsCase([("Good Learner_2_assignsubmission_file/course.zip", key_zip)])
+
+
+def lms_same_name_other_unicode_form(key_zip):
+    name = unicodedata.normalize("NFD", "Good Learner Zoë")
+    return LmsCase([(f"{name}_2_assignsubmission_file/course.zip", key_zip),
+                    ("Good Learner Zoë_3_assignsubmission_file/course.zip", key_zip)], learners=3)
+
+
+def lms_one_id_two_names(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", key_zip),
+                    ("Mallory_2_assignsubmission_file/x.zip", key_zip)],
+                   note="names this learner differently")
+
+
+def lms_odd_unicode_names(key_zip):
+    return LmsCase([("eve\u202egnp.zip\n_2_assignsubmission_file/course.zip", key_zip)])
+
+
+def lms_canvas_attachment_named_as_another(key_zip):
+    """A Canvas file name whose file part mimics the good learner's name: still the attacker's."""
+    return LmsCase([("evee_2_20_learnergood_1_99_course.zip", key_zip)], good=CANVAS_GOOD)
+
+
+def _fifo_named_as_upload(folder, outside):
+    (folder / "evee_2_20_course.zip").unlink()
+    LMS_FIFOS.append(FifoWatch(folder / "evee_2_20_course.zip"))
+
+
+def _link_named_as_upload(folder, outside):
+    (folder / "evee_2_20_course.zip").unlink()
+    (folder / "evee_2_20_course.zip").symlink_to(outside / "instructor.zip")
+
+
+def _linked_moodle_folder(folder, outside):
+    shutil.rmtree(folder / "Eve_2_assignsubmission_file")
+    (outside / "eve").mkdir()
+    shutil.copy(outside / "instructor.zip", outside / "eve" / "course.zip")
+    (folder / "Eve_2_assignsubmission_file").symlink_to(outside / "eve")
+
+
+def _link_inside_moodle_folder(folder, outside):
+    (folder / "Eve_2_assignsubmission_file" / "course.zip").unlink()
+    (folder / "Eve_2_assignsubmission_file" / "course.zip").symlink_to(outside / "instructor.zip")
+
+
+LMS_FIFOS = []
+
+
+def lms_extracted_fifo(key_zip):
+    return LmsCase([("evee_2_20_course.zip", key_zip)], good=CANVAS_GOOD, extract=True,
+                   prepare=_fifo_named_as_upload, problem="no zip", note="FIFO")
+
+
+def lms_extracted_symlink_file(key_zip):
+    return LmsCase([("evee_2_20_course.zip", key_zip)], good=CANVAS_GOOD, extract=True,
+                   prepare=_link_named_as_upload, problem="no zip", note="symbolic link")
+
+
+def lms_extracted_symlinked_folder(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", key_zip)], extract=True,
+                   prepare=_linked_moodle_folder, problem="symbolic link|cannot be read")
+
+
+def lms_extracted_link_in_folder(key_zip):
+    return LmsCase([("Eve_2_assignsubmission_file/course.zip", key_zip)], extract=True,
+                   prepare=_link_inside_moodle_folder, problem="no zip", note="symbolic link")
+
+
+LMS_CASES = {f.__name__: f for f in [
+    lms_zip_slip_members, lms_symlink_member, lms_fifo_and_device_members,
+    lms_case_collision_within_a_learner, lms_control_character_in_a_name, lms_declared_size_bomb,
+    lms_hostile_inner_zip, lms_impersonation_by_name,
+    lms_same_name_other_unicode_form, lms_one_id_two_names, lms_odd_unicode_names,
+    lms_canvas_attachment_named_as_another, lms_extracted_fifo, lms_extracted_symlink_file,
+    lms_extracted_symlinked_folder, lms_extracted_link_in_folder,
+]}
+
+
+@pytest.mark.parametrize("name", list(LMS_CASES))
+def test_odd_lms_download(tmp_path, key, key_zip, name, monkeypatch):
+    LMS_FIFOS.clear()
+    case = LMS_CASES[name](key_zip)
+    case.fifos = LMS_FIFOS
+    if name == "lms_declared_size_bomb":
+        monkeypatch.setattr(submissions, "MAX_ZIP_BYTES", 1 << 20)  # the bomb: 3 MB of zeros in 3 kB
+    baseline, attack = _run_lms(tmp_path, key, key_zip, case)
+    if name == "lms_impersonation_by_name":
+        ids = {s.identity["lms_id"]: s.student_id for s in attack.submissions}
+        assert ids == {"1": "Good Learner-1", "2": "Good Learner-2"}, ids
+    if name == "lms_same_name_other_unicode_form":
+        assert {s.identity["lms_id"] for s in attack.submissions if s.folder} == {"1", "2", "3"}
+    if name == "lms_canvas_attachment_named_as_another":
+        assert {s.identity["lms_id"] for s in attack.submissions} == {"1", "2"}
+
+
+def _exchange(tmp_path, key):
+    course = tmp_path / "course"
+    for student in ("good", "eve"):
+        folder = course / "submitted" / student / "04-lstm"
+        shutil.copytree(key / "rnnkit", folder / "rnnkit")
+        shutil.copy(key / "lessons" / "04-lstm.ipynb", folder / "04-lstm.ipynb")
+        (folder / "timestamp.txt").write_text("2024-03-01 12:00:00.000000 UTC")
+    (course / "source" / "04-lstm" / "rnnkit").mkdir(parents=True)
+    (course / "source" / "04-lstm" / "rnnkit" / "lstm.py").write_text("instructor only\n")
+    return course, course / "submitted" / "eve" / "04-lstm"
+
+
+@pytest.mark.parametrize("attack", ["link_to_source", "fifo_timestamp", "linked_assignment", "huge_timestamp",
+                                    "linked_student"])
+def test_odd_nbgrader_hand_in(tmp_path, key, attack):
+    course, eve = _exchange(tmp_path, key)
+    fifos = []
+    if attack == "link_to_source":
+        (eve / "rnnkit" / "lstm.py").unlink()
+        (eve / "rnnkit" / "lstm.py").symlink_to(course / "source" / "04-lstm" / "rnnkit" / "lstm.py")
+    elif attack == "fifo_timestamp":
+        (eve / "timestamp.txt").unlink()
+        fifos.append(FifoWatch(eve / "timestamp.txt"))
+    elif attack == "linked_assignment":
+        shutil.rmtree(eve)
+        eve.symlink_to(course / "source" / "04-lstm")
+    elif attack == "huge_timestamp":
+        (eve / "timestamp.txt").write_text("2024-03-01 12:00:00 UTC" + " " * (1 << 20))
+    elif attack == "linked_student":
+        shutil.rmtree(eve.parent)
+        eve.parent.symlink_to(course / "source")
+    work = tmp_path / "work"
+    work.mkdir()
+    before = _snapshot(tmp_path, exclude=work)
+    intake = submissions.take_in(course, work)
+    assert _snapshot(tmp_path, exclude=work) == before
+    assert not [w.path for w in fifos if w.release()], "FIFO opened"
+    subs = {s.student_id: s for s in intake.submissions}
+    good = subs["good"]
+    key_tree = _tree(key)
+    expected = {k: v for k, v in key_tree.items() if k.startswith("rnnkit/")}
+    expected["04-lstm.ipynb"] = key_tree["lessons/04-lstm.ipynb"]
+    expected["timestamp.txt"] = hashlib.sha256(b"2024-03-01 12:00:00.000000 UTC").hexdigest()
+    assert _tree(good.folder_for("04-lstm")) == expected
+    for path in work.rglob("*"):
+        assert not path.is_symlink()
+        if path.is_file():
+            assert b"instructor only" not in path.read_bytes(), path
+    notes = [n for _s, _a, n in intake.note_rows()]
+    if attack in ("link_to_source",):
+        assert any("symbolic link" in n for n in notes), notes
+    if attack in ("fifo_timestamp", "huge_timestamp"):
+        assert "04-lstm" not in subs["eve"].timestamps and any("timestamp.txt" in n for n in notes), notes
+    if attack == "linked_assignment":
+        assert subs["eve"].folder_for("04-lstm") is None
+    if attack == "linked_student":
+        assert subs["eve"].folder is None and "symbolic link" in subs["eve"].problem

@@ -9,9 +9,9 @@ the defence, it would buy points (so each test can fail).
 
 - renamed copies of ``rnnkit/fast.py`` as the lstm, gru and rnn backward passes, and of
   ``rnnkit/gradcheck.py``'s numerical gradients as ``rnn_step_backward``
-  (``autograder/provenance.py``);
+  (``autograder/grading/provenance.py``);
 - hand-written central differences as a backward pass (the budget cases of
-  ``autograder/cases.py``, run under a tight CPU limit).
+  ``autograder/specs/cases.py``, run under a tight CPU limit).
 """
 
 import shutil
@@ -19,12 +19,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_mutations import mutate
 
 from autograder.grading import checkrun, provenance, sandbox
-from autograder.specs import cases
+from autograder.specs import SPECS
 from autograder.specs.cases import BUDGET_SIZES, make_cases
 from autograder.specs.judge import grade_in_process
+from autograder.specs.spec import mutate
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "rnnkit"
@@ -448,6 +448,7 @@ def in_process_score(root, check_id):
 # ---- copies of the shipped tools ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("check_id", sorted(FAST_COPIES))
 def test_renamed_fast_path_copy_scores_no_more_than_the_stub(tmp_path, check_id):
     attack, baseline = attack_and_baseline(tmp_path, FAST_COPIES[check_id])
@@ -459,6 +460,7 @@ def test_renamed_fast_path_copy_scores_no_more_than_the_stub(tmp_path, check_id)
     assert in_process_score(attack, check_id) > base.score
 
 
+@pytest.mark.slow
 def test_renamed_gradcheck_copy_scores_no_more_than_the_stub(tmp_path):
     check_id = "rnn.rnn_step_backward"
     attack, baseline = attack_and_baseline(tmp_path, GRADCHECK_COPY)
@@ -481,6 +483,7 @@ def _answer_key_gets_full_marks(tmp_path, check_ids):
     assert len(runs) == 3, "published cases, hidden cases, then one run for all the budget cases"
 
 
+@pytest.mark.slow
 def test_answer_key_is_not_a_copy_and_gets_full_marks(tmp_path):
     """Control for both defences: the reference solution scores full marks on the grading path
     (with its budget case), and the copy detector finds nothing in it."""
@@ -492,18 +495,17 @@ def test_answer_key_gets_full_marks_on_every_backward_check(tmp_path):
     _answer_key_gets_full_marks(tmp_path, list(BUDGET_SIZES))
 
 
+@pytest.mark.slow
 def test_copy_detector_margins_on_every_reference_function_and_correct_variant(tmp_path):
     """No legitimate function comes near the threshold; every disguised copy is well above it."""
-    from mutants import VARIANTS
-
     from autograder.checks.registry import CHECKS
 
     legit = provenance.scores(REPO, [c.check_id for c in CHECKS])
     highest = max(max(v.values()) for v in legit.values())
     key = provenance.read_package(REPO)
-    for check_id, variants in VARIANTS.items():
+    for check_id, spec in SPECS.items():
         module, function = check_id.split(".")
-        for _name, change in variants:
+        for _name, change in spec.right:
             text = mutate((REFERENCE / f"{module}.py").read_text(), function, change)
             modules = {**key, module: provenance.module_from_source(module, text)}
             highest = max(highest, max(provenance.scores(None, [check_id], modules=modules)[check_id].values()))
@@ -535,9 +537,10 @@ def _assert_numeric_attack_fails(tmp_path, check_id):
     assert in_process_score(attack, check_id) > base.score
 
 
+@pytest.mark.slow
 def test_hand_written_central_differences_score_no_more_than_the_stub(tmp_path, monkeypatch):
     """The mechanism, kept fast with a 2 s budget (the real one is in the slow test below)."""
-    monkeypatch.setattr(cases, "BUDGET_CPU_SECONDS", 2)
+    monkeypatch.setattr(checkrun, "BUDGET_CPU_SECONDS", 2)  # the limit as the grader applies it
     _assert_numeric_attack_fails(tmp_path, "rnn.rnn_step_backward")
 
 
@@ -632,7 +635,7 @@ def _load():
 _load()
 '''
 FAST_BY_DICT = '''
-_, _, c = _T["f"]("rnn", x[None], RNNParams(W, b), (s_prev,))
+_, _, c = _T["f"]("rnn", x[None], (s_prev,), RNNParams(W, b))
 dxs, (ds0,), g = _T["b"](c, ds[None])
 return dxs[0], ds0, g.W, g.b
 '''
@@ -658,6 +661,7 @@ def test_a_copy_wired_in_at_import_time_is_found(tmp_path):
     assert provenance.copied_functions(attack, ["rnn.rnn_step_backward"]), "the wired-in copy is not found"
 
 
+@pytest.mark.slow
 def test_a_copy_hidden_in_a_string_and_executed_scores_no_more_than_the_stub(tmp_path):
     # the shipped fast path, compressed into a string literal and exec'd inside the graded function
     import base64
@@ -669,7 +673,7 @@ def test_a_copy_hidden_in_a_string_and_executed_scores_no_more_than_the_stub(tmp
 import base64, zlib
 ns = {{}}
 exec(zlib.decompress(base64.b64decode("{blob}")).decode(), ns)
-ys, st, cache = ns["forward"]("rnn", x[None], RNNParams(W, b), (s_prev,))
+ys, st, cache = ns["forward"]("rnn", x[None], (s_prev,), RNNParams(W, b))
 dxs, ds0, g = ns["backward"](cache, ds[None])
 return dxs[0], ds0[0], g.W, g.b
 '''

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import casefile
+from autograder.checks.compare import Outcome
 from autograder.demo import classroom
 from autograder.grading import checkrun, sandbox
 from autograder.specs.cases import make_cases
@@ -111,6 +112,7 @@ def assert_clean(outcomes, tmp_path, *secrets):
 # --------------------------------------------------------------------------- result files replaced
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("replacement", ["fifo", "directory", "symlink", "device link"])
 def test_a_result_replaced_by_something_not_a_file_costs_that_check(templates, cases, baseline, tmp_path,
                                                                      replacement):
@@ -132,6 +134,7 @@ def test_a_result_replaced_by_something_not_a_file_costs_that_check(templates, c
     assert secret.read_text() == f"{SECRET}\n"
 
 
+@pytest.mark.slow
 def test_import_record_linked_to_a_host_file_is_not_read(templates, cases, baseline, tmp_path):
     # If the grader followed the link it would think rnnkit failed to import and quote the "error".
     secret = tmp_path / "host-secret.json"
@@ -197,6 +200,7 @@ def test_the_three_result_problems_have_different_messages():
 # --------------------------------------------------------------------------- limits
 
 
+@pytest.mark.slow
 def test_touching_files_does_not_keep_a_stalled_check_alive(templates, cases, baseline, tmp_path):
     # Creates, deletes and re-creates files (new names and the same ones) forever: with the
     # idle limit counting file changes this ran until the wall limit (60 s).
@@ -221,6 +225,7 @@ def test_touching_files_does_not_keep_a_stalled_check_alive(templates, cases, ba
     assert_clean(outcomes, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["folders", "files", "nested"])
 def test_too_many_entries_are_stopped_and_removed(templates, cases, baseline, tmp_path, what):
     attack = {
@@ -240,6 +245,7 @@ def test_too_many_entries_are_stopped_and_removed(templates, cases, baseline, tm
     assert_clean(outcomes, tmp_path)
 
 
+@pytest.mark.slow
 def test_unreadable_leftovers_are_removed(templates, cases, baseline, tmp_path):
     learner = attacker(templates, tmp_path, "forget_gate", """
         os.makedirs('/io/out/hide/deeper/deepest')
@@ -254,6 +260,7 @@ def test_unreadable_leftovers_are_removed(templates, cases, baseline, tmp_path):
     assert_clean(outcomes, tmp_path)
 
 
+@pytest.mark.slow
 def test_total_time_budget_holds_across_restarts(templates, cases, baseline, tmp_path):
     # Every function sleeps forever: each restart would cost the idle limit again.
     learner = templates.learner(tmp_path / "learner")
@@ -276,6 +283,7 @@ def test_total_time_budget_holds_across_restarts(templates, cases, baseline, tmp
     assert list((tmp_path / "work").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_restarts_stop_when_the_sandbox_keeps_dying_the_same_way(templates, tmp_path):
     learner = templates.learner(tmp_path / "learner")
     all_ids = ["lstm.forget_gate", "lstm.input_gate", "lstm.input_activation", "lstm.output_gate",
@@ -316,14 +324,13 @@ def test_no_sandboxed_process_survives_a_kill():
 # --------------------------------------------------------------------------- trusted failures
 
 
+@pytest.mark.slow
 def test_a_judge_failure_is_reported_as_internal_not_blamed_on_the_learner(templates, cases, tmp_path,
                                                                            monkeypatch):
-    from autograder.specs import judge
-
     def broken(*args, **kwargs):
         raise RuntimeError("judge bug")
 
-    monkeypatch.setattr(judge, "judge_results", broken)
+    monkeypatch.setattr(checkrun, "judge_results", broken)  # the judge as the grader calls it
     learner = templates.learner(tmp_path / "learner")
     outcomes, _runs, _seconds = grade(learner, cases, tmp_path)
     for outcome in outcomes.values():
@@ -334,18 +341,16 @@ def test_a_judge_failure_is_reported_as_internal_not_blamed_on_the_learner(templ
 
 
 def test_a_case_writing_failure_is_reported_as_internal(templates, cases, tmp_path, monkeypatch):
-    from autograder.checks import casefile as cf
-
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cf, "write_cases", broken)
+    monkeypatch.setattr(checkrun, "write_cases", broken)  # the case writer as the grader calls it
     learner = templates.learner(tmp_path / "learner")
     outcomes, runs, _seconds = grade(learner, cases, tmp_path)
     assert runs == []
     for outcome in outcomes.values():
         assert outcome.message == checkrun.INTERNAL_MESSAGE and "disk full" in outcome.internal
-    assert checkrun.CheckOutcome(1.0, 2.0, "ok").internal == ""  # positional construction still works
+    assert Outcome(1.0, 2.0, "ok").internal == ""  # positional construction still works
 
 
 # --------------------------------------------------------------------------- helpers, directly
@@ -421,6 +426,7 @@ def _locked_tree(root, keep, outside):
         os.chmod(path, 0)
 
 
+@pytest.mark.slow
 def test_remove_tree_removes_what_its_owner_locked_and_follows_no_link():
     # As an ordinary user: root ignores permissions, so as root the work runs as "nobody".
     outside = tempfile.mkdtemp(prefix="rnn-outside-")

@@ -7,6 +7,7 @@ reference full marks"."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -21,10 +22,12 @@ from autograder.checks import casefile, compare, executor, notebook
 from autograder.checks.casefile import Case, Leaf, Seq
 from autograder.checks.probe import ProbeCell
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
-from autograder.specs import calibrate
-from autograder.specs import mistakes as M
-from autograder.specs.cases import FAMILIES, check_cases, make_cases
+from autograder.specs import SPECS, calibrate
+from autograder.specs.cases import check_cases, make_cases
+from autograder.specs.gru import gru_backward_with_slips, gru_step_with_slips
 from autograder.specs.judge import expectations, grade_in_process, judge, judge_results
+from autograder.specs.lstm import lstm_backward_with_slips, lstm_step_with_slips
+from autograder.specs.rnn import rnn_backward_with_slips
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CHECKS_DIR = REPO / "autograder" / "checks"
@@ -74,19 +77,19 @@ def test_mistake_formulas_without_a_mistake_are_the_true_gradients():
     dy, ds = rng.normal(size=(B, H)), rng.normal(size=(B, H))
 
     def lstm_loss():
-        y, s = M._lstm_step(x, y_prev, s_prev, lp)
+        y, s = lstm_step_with_slips(x, y_prev, s_prev, lp)
         return np.sum(y * dy) + np.sum(s * ds)
 
-    dx, dyp, dsp, grads = M._lstm_backward(x, y_prev, s_prev, lp, dy, ds)
+    dx, dyp, dsp, grads = lstm_backward_with_slips(x, y_prev, s_prev, lp, dy, ds)
     np.testing.assert_allclose(dx, numerical_grad(lstm_loss, x), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dyp, numerical_grad(lstm_loss, y_prev), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dsp, numerical_grad(lstm_loss, s_prev), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(grads.W_f, numerical_grad(lstm_loss, lp.W_f), rtol=1e-6, atol=1e-8)
 
     def gru_loss():
-        return np.sum(M._gru_step(x, y_prev, gp) * dy)
+        return np.sum(gru_step_with_slips(x, y_prev, gp) * dy)
 
-    dx, dyp, grads = M._gru_backward(x, y_prev, gp, dy)
+    dx, dyp, grads = gru_backward_with_slips(x, y_prev, gp, dy)
     np.testing.assert_allclose(dx, numerical_grad(gru_loss, x), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dyp, numerical_grad(gru_loss, y_prev), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(grads.W_a, numerical_grad(gru_loss, gp.W_a), rtol=1e-6, atol=1e-8)
@@ -96,19 +99,19 @@ def test_mistake_formulas_without_a_mistake_are_the_true_gradients():
     def rnn_loss():
         return np.sum(np.tanh(np.concatenate([x, s_prev], -1) @ W.T + b) * ds)
 
-    dx, dsp, dW, db = M._rnn_backward(x, s_prev, W, b, ds)
+    dx, dsp, dW, db = rnn_backward_with_slips(x, s_prev, W, b, ds)
     np.testing.assert_allclose(dW, numerical_grad(rnn_loss, W), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dsp, numerical_grad(rnn_loss, s_prev), rtol=1e-6, atol=1e-8)
 
 
 def test_every_check_has_mistakes_and_term_isolation():
     for spec in CHECKS:
-        assert len(M.MISTAKES[spec.check_id]) >= 3, spec.check_id
-        assert FAMILIES[spec.check_id].terms, spec.check_id
+        assert len(SPECS[spec.check_id].mistakes) >= 3, spec.check_id
+        assert SPECS[spec.check_id].terms, spec.check_id
 
 
 def test_memo_named_mistakes_are_recognised_by_name():
-    names = " | ".join(m.name for ms in M.MISTAKES.values() for m in ms)
+    names = " | ".join(m.name for spec in SPECS.values() for m in spec.mistakes)
     for needed in [
         "forget-less",
         "tanh instead of sigmoid",
@@ -436,7 +439,7 @@ def test_judge_scores_missing_and_malformed_results_zero(tmp_path):
     outcomes = judge(cases, out)
     assert set(outcomes) == {"rnn.rnn_step", "lstm.forget_gate", "gru.reset_gate"}
     for o in outcomes.values():
-        assert o.score == 0 and "No results" in o.message
+        assert o.score == 0 and "No result was recorded" in o.message
 
 
 def test_judge_ignores_results_claiming_another_check(tmp_path):
@@ -593,3 +596,198 @@ def test_stub_called_by_a_composition_is_named(pkg_with):
     assert out["lstm.lstm_step"].score == 0
     assert "`lstm_step` calls `new_state`, which is not written yet" in out["lstm.lstm_step"].message
     assert out["lstm.new_state"].message.startswith("`new_state` is not written yet")
+
+
+# ---- the notebook as JupyterLab shows it: message first, live edits, files that do not load ----------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CORRECT_FINAL_OUTPUT = "return (1 - u) * y_prev + u * a\n"
+
+
+def _edit(path, function, body):
+    """The text of a learner's file with one function's body rewritten."""
+    from autograder.specs.spec import mutate
+
+    return mutate(path.read_text(), function, body)
+
+
+def _rendered(error):
+    """What IPython shows for ``error`` (its ``_render_traceback_``), without colours."""
+    return [ANSI.sub("", line) for line in "\n".join(error._render_traceback_()).split("\n")]
+
+
+def _save(path, text):
+    """Write a learner's file as an editor saves it: a new modification time, even within a clock tick."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def _line_of(text, needle):
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_a_failing_check_shows_its_message_first_and_none_of_the_checks_code(pkg_with, monkeypatch):
+    pkg = pkg_with("gru.final_output", "return u * y_prev + (1 - u) * a\n")
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    with pytest.raises(AssertionError) as info:
+        notebook.check("gru.final_output")
+    shown = _rendered(info.value)
+    assert re.fullmatch(r"AssertionError: gru\.final_output: \d+ of \d+ cases pass\.", shown[0]), shown
+    assert "\n".join(shown[1:]) == str(info.value).split("\n", 1)[1]
+    for internal in ("Traceback", "notebook.py", "executor", "compare", "judge_case", "raise "):
+        assert internal not in "\n".join(shown), (internal, shown)
+
+
+def test_an_error_in_the_learners_function_shows_their_saved_line(pkg_with, monkeypatch):
+    pkg = pkg_with("gru.final_output", CORRECT_FINAL_OUTPUT)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    notebook.check("gru.final_output")
+    # Edited live: lines added above the function, and a bug in it.
+    path = pathlib.Path(pkg.gru.__file__)
+    text = _edit(path, "final_output", "scale = a.shape[5]\nreturn (1 - u) * y_prev + u * a\n")
+    text = text.replace("def final_output(", "# a note\n\n\n\ndef final_output(")
+    _save(path, text)
+    with pytest.raises(AssertionError) as info:
+        notebook.check("gru.final_output")
+    line = _line_of(text, "scale = a.shape[5]")
+    assert f"(rnnkit/gru.py, line {line}, in final_output)" in str(info.value), str(info.value)
+    # The location is said once, at the end of the message; the saved line comes right under it.
+    shown = _rendered(info.value)
+    assert shown[-2].endswith(f"(rnnkit/gru.py, line {line}, in final_output)"), shown
+    assert shown[-1] == "    scale = a.shape[5]"
+    assert "\n".join(shown).count(f"line {line}") == 1
+
+
+def test_a_file_that_does_not_load_is_named_and_its_previous_version_never_runs(pkg_with, monkeypatch,
+                                                                                 capsys):
+    pkg = pkg_with("gru.final_output", CORRECT_FINAL_OUTPUT)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    notebook.check("gru.final_output")  # the version in memory passes
+    path = pathlib.Path(pkg.gru.__file__)
+    good = path.read_text()
+    # A missing parenthesis: where Python says the error is comes from Python itself.
+    broken = good.replace("return (1 - u) * y_prev + u * a", "return (1 - u * y_prev + u * a")
+    _save(path, broken)
+    with pytest.raises(SyntaxError) as python:
+        compile(broken, "gru.py", "exec")
+    with pytest.raises(AssertionError) as info:
+        notebook.check("gru.final_output")
+    message = str(info.value)
+    assert message.startswith("gru.final_output: not checked.")
+    assert f"rnnkit/gru.py, line {python.value.lineno}: SyntaxError: {python.value.msg}" in message
+    capsys.readouterr()
+    assert not notebook.ready("gru.final_output")
+    experiment = capsys.readouterr().out.splitlines()
+    assert experiment[0] == ("This experiment needs rnnkit, and rnnkit/gru.py does not load, "
+                             "so none of your code was run:"), experiment
+    assert experiment[1].startswith(f"rnnkit/gru.py, line {python.value.lineno}: SyntaxError")
+    # An error while the file runs (here an import): named with its line, and refused too.
+    broken = good.replace("import numpy as np", "import numpy as np\nfrom .activations import no_such_name")
+    _save(path, broken)
+    with pytest.raises(AssertionError) as info:
+        notebook.check("gru.final_output")
+    line = _line_of(broken, "no_such_name")
+    assert f"rnnkit/gru.py, line {line}: ImportError: cannot import name 'no_such_name'" in str(info.value)
+    # Fixed and saved: the check runs the new code.
+    _save(path, good.replace("return (1 - u) * y_prev + u * a", "return y_prev + u * (a - y_prev)"))
+    notebook.check("gru.final_output")
+    assert 1 not in pkg.gru.final_output.__code__.co_consts  # the new body, without (1 - u)
+
+
+def test_functions_already_imported_elsewhere_run_the_saved_code(pkg_with, monkeypatch):
+    pkg = pkg_with("gru.final_output", CORRECT_FINAL_OUTPUT)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    held = pkg.gru.final_output  # what `from rnnkit.gru import final_output` in a notebook holds
+    u, y, a = np.full(2, 0.5), np.zeros(2), np.ones(2)
+    assert np.allclose(held(u, y, a), 0.5)
+    path = pathlib.Path(pkg.gru.__file__)
+    _save(path, _edit(path, "final_output", "return 2 * a\n"))
+    assert notebook.refresh(pkg) == []
+    assert np.allclose(held(u, y, a), 2.0) and pkg.gru.final_output is held
+    assert pkg.gru.GRUParams is pkg.GRUParams  # the parameter class stays one class
+
+
+def test_before_each_cell_a_file_that_does_not_load_is_said_once(pkg_with, monkeypatch, capsys):
+    pkg = pkg_with("gru.final_output", CORRECT_FINAL_OUTPUT)
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    cell = type("Info", (), {"raw_cell": "print(1)"})()
+    notebook._before_cell(cell)
+    assert capsys.readouterr().out == ""
+    path = pathlib.Path(pkg.gru.__file__)
+    _save(path, path.read_text().replace("def final_output(u, y_prev, a):", "def final_output(u, y_prev, a)"))
+    notebook._before_cell(cell)
+    out = capsys.readouterr()
+    assert "rnnkit/gru.py, line" in out.out and "SyntaxError" in out.out and out.err == ""
+    notebook._before_cell(cell)
+    assert capsys.readouterr().out == ""  # said once, not before every cell
+
+
+@pytest.mark.slow
+def test_in_a_kernel_edits_are_picked_up_and_errors_name_the_saved_files_true_line(tmp_path):
+    """What JupyterLab's kernel sends (and what nbgrader's Validate reads): the error's traceback
+    is the message alone; saved files are reloaded before each cell; a plain cell calling the
+    learner's function names the true line after an edit; a file that does not load is said."""
+    from jupyter_client.manager import start_new_kernel
+
+    from autograder.building import release
+    from autograder.building.setup_cell import SETUP_CELL
+
+    course = release.build_release(tmp_path / "course")
+    rnn = course / "rnnkit" / "rnn.py"
+    stubbed = rnn.read_text()
+    stub = "# YOUR CODE HERE\n    raise NotImplementedError()"
+    assert stubbed.count(stub) >= 1
+    right = stubbed.replace(stub, "return np.tanh(np.concatenate([x, s_prev], axis=-1) @ W.T + b)", 1)
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(course / "lessons"))
+
+    def run(code):
+        """{"stdout": text, "stderr": text, "error": (ename, traceback lines without colours) or None}"""
+        msg_id = kc.execute(code)
+        out = {"stdout": "", "stderr": "", "error": None}
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out[content["name"]] += content["text"]
+            elif kind == "error":
+                out["error"] = (content["ename"], ANSI.sub("", "\n".join(content["traceback"])).split("\n"))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return out
+
+    try:
+        assert "Using your rnnkit in" in run(SETUP_CELL)["stdout"]
+        ename, shown = run('check("rnn.rnn_step")')["error"]
+        assert ename == "AssertionError" and shown[0] == "AssertionError: rnn.rnn_step: 0 of 11 cases pass."
+        assert "Traceback" not in "\n".join(shown) and len(shown) == 2, shown
+        _save(rnn, right)
+        assert "all 11 visible cases pass" in run('check("rnn.rnn_step")')["stdout"]
+        # An edit that moves the function down and breaks it: a plain cell's traceback names the true line.
+        moved = stubbed.replace(stub, "return np.tanh(np.concatenate([x, s_prev]) @ W.T + b)", 1)
+        moved = moved.replace("def rnn_step(", "\n\n\n\n\n\ndef rnn_step(", 1)
+        _save(rnn, moved)
+        line = _line_of(moved, "np.concatenate([x, s_prev]) @ W.T")
+        direct = run("import numpy as np\nfrom rnnkit.rnn import rnn_step\n"
+                     "rnn_step(np.ones((2, 3)), np.ones((2, 4)), np.ones((4, 7)), np.zeros(4))")
+        assert direct["error"][0] == "ValueError"
+        assert f"rnn.py:{line}, in rnn_step" in "\n".join(direct["error"][1]), direct["error"][1]
+        # A syntax error: the next cell says so once, on stdout; the check refuses, naming Python's line.
+        broken = right.replace("axis=-1) @ W.T + b)", "axis=-1) @ W.T + b")
+        _save(rnn, broken)
+        with pytest.raises(SyntaxError) as python:
+            compile(broken, "rnn.py", "exec")
+        where = f"rnnkit/rnn.py, line {python.value.lineno}: SyntaxError"
+        plain = run("1 + 1")
+        assert where in plain["stdout"] and plain["stderr"] == "" and plain["error"] is None
+        refused = run('check("rnn.rnn_step")')
+        assert refused["stderr"] == "" and refused["stdout"] == ""
+        assert refused["error"][1][0] == ("AssertionError: rnn.rnn_step: not checked. "
+                                          "This file does not load, so none of your code was run:")
+        assert refused["error"][1][1].startswith(where)
+        _save(rnn, right)
+        assert "all 11 visible cases pass" in run('check("rnn.rnn_step")')["stdout"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -12,6 +12,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.building import course, notebooks, release
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID, LESSONS, checks_for
+from autograder.grading import staging
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "rnnkit"
@@ -64,6 +65,7 @@ def _files_with_regions():
                   if "### BEGIN SOLUTION" in p.read_text())
 
 
+@pytest.mark.slow
 def test_layout_and_gradebook(course_dir):
     assert (course_dir / "nbgrader_config.py").is_file() and (course_dir / "gradebook.db").is_file()
     for a in ASSIGNMENTS:
@@ -76,6 +78,7 @@ def test_layout_and_gradebook(course_dir):
     assert links == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_released_package_is_stubbed_from_this_lesson_on(course_dir, assignment):
     for rel in _files_with_regions():
@@ -89,6 +92,7 @@ def test_released_package_is_stubbed_from_this_lesson_on(course_dir, assignment)
             assert (course_dir / "release" / assignment / rel).read_text() == path.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_released_notebook_is_the_lesson(course_dir, assignment):
     # The course's source/ copy is the snapshot nbgrader saw; lessons/ is rendered the same way.
@@ -99,6 +103,7 @@ def test_released_notebook_is_the_lesson(course_dir, assignment):
     assert released == rendered  # byte for byte: the same preprocessors, the same writer
 
 
+@pytest.mark.slow
 def test_exclude_overwriting_lists_each_lessons_files_by_exact_path(config):
     got = dict(config.Autograde.exclude_overwriting)
     for a in ASSIGNMENTS:
@@ -110,6 +115,7 @@ def test_exclude_overwriting_lists_each_lessons_files_by_exact_path(config):
         assert name in config.CourseDirectory.ignore
 
 
+@pytest.mark.slow
 def test_autograde_runs_the_trusted_pipeline_not_the_notebook(config):
     # nbgrader autograde and formgrader's button use the course config: no Execute, no ClearOutput
     from nbgrader.preprocessors import ClearOutput, Execute, SaveAutoGrades
@@ -129,6 +135,7 @@ def test_every_check_is_in_some_lessons_files():
         assert f"rnnkit/{c.module}.py" in course.graded_files(c.lesson)
 
 
+@pytest.mark.slow
 def test_generate_assignment_fails_closed_when_stripping_fails(course_dir, tmp_path):
     copy = tmp_path / "course"
     shutil.copytree(course_dir, copy)
@@ -144,6 +151,7 @@ def test_generate_assignment_fails_closed_when_stripping_fails(course_dir, tmp_p
     assert any("04-lstm" in finding for finding in course.verify_release(copy))
 
 
+@pytest.mark.slow
 def test_course_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")
@@ -159,6 +167,7 @@ def learner_folder(tmp_path_factory):
     return release.build_release(tmp_path_factory.mktemp("learner") / "course")
 
 
+@pytest.mark.slow
 def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(course_dir, learner_folder,
                                                                           tmp_path):
     copy = tmp_path / "course"
@@ -168,7 +177,7 @@ def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(cour
     mark = "\n# alice's own line, written in the lesson\n"
     for rel in ("rnnkit/lstm.py", "rnnkit/rnn.py", "rnncheck/notebook.py"):
         (work / rel).write_text((work / rel).read_text() + mark)
-    target = course.stage_submission(work, copy, "alice", "04-lstm")
+    target = staging.stage_submission(work, copy, "alice", "04-lstm")
     # Names a learner could add next to the notebook.
     (target / "numpy").mkdir()
     (target / "numpy" / "__init__.py").write_text("raise SystemExit('fake numpy')\n")
@@ -176,7 +185,7 @@ def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(cour
     # bob's submission is the same, autograded without the exclude list: nbgrader then copies the
     # instructor's source (solutions included) over his files in autograded/. That used to be
     # nbgrader's trap; the trusted checks read submitted/, so it changes nothing now.
-    course.stage_submission(work, copy, "bob", "04-lstm")
+    staging.stage_submission(work, copy, "bob", "04-lstm")
     assert (target / "04-lstm.ipynb").is_file() and (target / "rnnkit" / "lstm.py").is_file()
 
     course.nbgrader("autograde", "04-lstm", "--student", "alice", cwd=copy)
@@ -195,11 +204,12 @@ def test_autograde_scores_the_submitted_package_and_keeps_only_the_notebook(cour
     assert (submitted / "rnnkit" / "lstm.py").read_text() == (work / "rnnkit" / "lstm.py").read_text()
 
 
+@pytest.mark.slow
 def test_native_autograde_refuses_links_before_nbgrader_copies_them(course_dir, learner_folder, tmp_path):
     # nbgrader's own copy of the submitted files follows links: a link to /dev/zero would fill the disk
     copy = tmp_path / "course"
     shutil.copytree(course_dir, copy)
-    target = course.stage_submission(learner_folder, copy, "eve", "04-lstm")
+    target = staging.stage_submission(learner_folder, copy, "eve", "04-lstm")
     secret = tmp_path / "instructor-secret.txt"
     secret.write_text("instructor only\n")
     (target / "rnnkit" / "leak.py").symlink_to(secret)
@@ -210,3 +220,26 @@ def test_native_autograde_refuses_links_before_nbgrader_copies_them(course_dir, 
     graded = copy / "autograded" / "eve"
     assert not any(p.is_file() and p.read_bytes() == secret.read_bytes() for p in graded.rglob("*")) \
         if graded.exists() else True
+
+
+def test_the_private_nbgrader_method_the_course_wraps_is_the_one_pinned():
+    # guard_submitted_files wraps Autograde.init_assignment, nbgrader's private copy step, and relies
+    # on what it does: copy submitted/<student>/<assignment>/ into autograded/ before any preprocessor.
+    # pyproject pins nbgrader for that; a different version fails here first.
+    import importlib.metadata
+    import inspect
+
+    from nbgrader.converters import Autograde
+
+    pinned = [r for r in importlib.metadata.requires("rnn-course") if r.startswith("nbgrader")]
+    assert pinned == [f"nbgrader=={importlib.metadata.version('nbgrader')}"], pinned
+    original = inspect.unwrap(Autograde.init_assignment)
+    params = list(inspect.signature(original).parameters)
+    assert params == ["self", "assignment_id", "student_id"]
+    source = inspect.getsource(original)
+    assert "submitted_directory" in source and "shutil.copy" in source
+    # formgrader's templates, which the course's config extends (feedback.formgrader_template_dirs)
+    from autograder.grading.feedback import formgrader_template_dirs
+
+    nbgrader_templates = Path(formgrader_template_dirs()[0])
+    assert (nbgrader_templates / "formgrade").is_dir() and (nbgrader_templates / "feedback").is_dir()

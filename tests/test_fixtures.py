@@ -28,9 +28,9 @@ def test_committed_fixtures_are_current():
 
 
 def test_command_check_exit_status(capsys):
-    parser = __import__("argparse").ArgumentParser()
-    fixtures.add_arguments(parser)
-    assert fixtures.run(parser.parse_args(["--check"])) == 0
+    from autograder import cli
+
+    assert cli.main(["fixtures", "--check"]) == 0
     assert "current" in capsys.readouterr().out
 
 

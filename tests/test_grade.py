@@ -326,6 +326,7 @@ def test_progress_and_summary(graded_class):
 # --------------------------------------------------------------------------- sandboxed checks (fast-ish)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exit_code", [0, 3])
 def test_a_crashing_function_costs_only_its_own_check(tmp_path, exit_code):
     from autograder.grading import checkrun, sandbox

@@ -1,56 +1,29 @@
-"""Mutation suite: every known mistake (and more) must lose points; correct
-variants written differently must get full marks.
+"""Mutation suite: every known mistake (and more) must lose points; the ways to write
+a function right must get full marks.
 
-Each mutant or variant is a temporary copy of the reference rnnkit with one
-function's solution region changed (tests/mutants.py), loaded under a fresh
-package name and judged in this process (the grading path runs the same
-executor and judge, in a sandbox).
+Each mutant or right way (the ``mutants`` and ``right`` rewrites of the function's
+spec, ``autograder/specs``) is a temporary copy of the reference rnnkit with one
+function's solution region changed, loaded under a fresh package name and judged in
+this process (the grading path runs the same executor and judge, in a sandbox).
 """
 
 import importlib.util
 import itertools
 import pathlib
-import re
 import shutil
 import sys
-import textwrap
 
 import pytest
-from mutants import MUTANTS, SHORTCUTS, VARIANTS  # tests/ is on sys.path (pytest rootdir-less import mode)
 
 from autograder.checks.registry import CHECKS, CHECKS_BY_ID
+from autograder.specs import SPECS
 from autograder.specs.cases import make_cases
 from autograder.specs.judge import expectations, grade_in_process
+from autograder.specs.spec import mutate
 
 REFERENCE = pathlib.Path(__file__).resolve().parents[1] / "rnnkit"
 SEED = 31337
 _counter = itertools.count()
-
-
-def solution_region(source, function):
-    """(start, end) line indices of the body between the markers of ``function``."""
-    lines = source.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if re.match(rf"def {function}\(", line))
-    begin = next(i for i in range(start, len(lines)) if lines[i].strip() == "### BEGIN SOLUTION")
-    end = next(i for i in range(begin, len(lines)) if lines[i].strip() == "### END SOLUTION")
-    return lines, begin, end
-
-
-def mutate(source, function, change):
-    """``source`` with ``function``'s solution region replaced (a new body) or edited
-    (a list of (old, new[, count]))."""
-    lines, begin, end = solution_region(source, function)
-    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-    if isinstance(change, str):
-        body = textwrap.indent(textwrap.dedent(change), indent)
-    else:
-        body = "".join(lines[begin + 1 : end])
-        for edit in change:
-            old, new = edit[0], edit[1]
-            count = edit[2] if len(edit) > 2 else 1
-            assert body.count(old) == count, f"{function}: {old!r} found {body.count(old)} times"
-            body = body.replace(old, new)  # a multi-line ``new`` carries its own indentation
-    return "".join(lines[: begin + 1]) + body + "".join(lines[end:])
 
 
 def load_package(tmp_path, check_id, change):
@@ -94,14 +67,21 @@ def judge_change(tmp_path, prepared, check_id, change):
         unload(pkg)
 
 
-MUTANT_PARAMS = [pytest.param(cid, m, id=f"{cid}:{m[0]}") for cid, ms in MUTANTS.items() for m in ms]
-VARIANT_PARAMS = [pytest.param(cid, v, id=f"{cid}:{v[0]}") for cid, vs in VARIANTS.items() for v in vs]
+def _params(field):
+    """pytest parameters (check id, rewrite) of one rewrite list of every spec."""
+    return [pytest.param(cid, rewrite, id=f"{cid}:{rewrite.name}")
+            for cid, spec in SPECS.items() for rewrite in getattr(spec, field)]
+
+
+MUTANT_PARAMS = _params("mutants")
+VARIANT_PARAMS = _params("right")
+SHORTCUT_PARAMS = _params("shortcuts")
 
 
 def test_every_learner_function_has_mutants_and_variants():
     for spec in CHECKS:
-        assert len(MUTANTS.get(spec.check_id, [])) >= 3, spec.check_id
-        assert len(VARIANTS.get(spec.check_id, [])) >= 2, spec.check_id
+        assert len(SPECS[spec.check_id].mutants) >= 3, spec.check_id
+        assert len(SPECS[spec.check_id].right) >= 2, spec.check_id
 
 
 def test_mutate_changes_only_the_region():
@@ -111,6 +91,8 @@ def test_mutate_changes_only_the_region():
     assert changed.count("### BEGIN SOLUTION") == source.count("### BEGIN SOLUTION")
     assert "return u * y_prev + (1 - u) * a" in changed
     assert "(1 - u) * y_prev + u * a" not in changed.split("def final_output")[1].split("def gru_step")[0]
+    with pytest.raises(ValueError, match="found 0 times"):
+        mutate(source, "final_output", [("return y_prev", "return a")])
 
 
 @pytest.mark.parametrize("check_id, mutant", MUTANT_PARAMS)
@@ -140,9 +122,10 @@ def test_reference_gets_full_marks(prepared):
         assert outcome.score == outcome.max_score, (check_id, outcome.message)
 
 
-@pytest.mark.parametrize("check_id", sorted(SHORTCUTS))
-def test_shortcut_through_reference_tools_is_refused(tmp_path, prepared, check_id, monkeypatch):
-    name, change = SHORTCUTS[check_id]
+@pytest.mark.slow
+@pytest.mark.parametrize("check_id, shortcut", SHORTCUT_PARAMS)
+def test_shortcut_through_reference_tools_is_refused(tmp_path, prepared, check_id, shortcut, monkeypatch):
+    name, change = shortcut
     refused = judge_change(tmp_path, prepared, check_id, change)
     assert refused.score == 0, f"shortcut {name!r} scored {refused.score}"
     assert "reference code" in refused.message, refused.message

@@ -22,7 +22,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.building import course, notebooks, release
+from autograder import regions
+from autograder.building import course, release
 from autograder.checks.registry import CHECKS, LESSONS
 
 pytestmark = pytest.mark.slow
@@ -153,7 +154,7 @@ def test_feedback_reaches_the_learners_and_shows_no_hidden_text(run):
         assert [p.name for p in (home / ASSIGNMENT / "feedback").rglob("*")
                 if p.is_file() and not p.name.endswith(".txt")] == [f"{ASSIGNMENT}.html"]
         text = fetched[0].read_text()
-        for marker in notebooks.MARKERS:
+        for marker in regions.MARKERS:
             assert marker not in text
         if name != "kim_key":
             assert "0 / 1 points" in text

@@ -270,7 +270,7 @@ def test_fast_path(name, dtype, magnitude):
     T, B, D = xs.shape
     H = 4
     params = cell.init_params(D, H, rng, dtype)
-    ys, state, cache = strict(fast.forward, name, xs, params)
+    ys, state, cache = strict(fast.forward, name, xs, None, params)
     finite(ys, state)
     in_range(ys, -1, 1)
     dys = rng.normal(size=ys.shape).astype(dtype)
@@ -278,7 +278,7 @@ def test_fast_path(name, dtype, magnitude):
     dxs, dstate0, grads = strict(fast.backward, cache, dys, dstate_T)
     finite(dxs, dstate0, tuple(grads))
     layer_params = [params, cell.init_params(H, 3, rng, dtype)]
-    ys, states, caches = strict(fast.stacked_forward, name, xs, layer_params)
+    ys, states, caches = strict(fast.stacked_forward, name, xs, None, layer_params)
     finite(ys, states)
     dys = rng.normal(size=ys.shape).astype(dtype)
     dxs, dstates0, layer_grads = strict(fast.stacked_backward, caches, dys)

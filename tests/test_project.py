@@ -3,8 +3,10 @@
 - environment.yml (conda / Binder) lists python, pip and exactly pyproject's runtime
   dependencies, with the same version bounds, and installs this repository with pip.
 - The Makefile has the demo, lab and test targets the README tells people to use.
-- .ci/run exists, is executable and runs ``make test``, after installing the same
-  PyTorch version that pyproject pins and that the suite's skip message names.
+- .ci/run exists, is executable and runs ``make test``; it installs only Debian packages
+  (root): the Makefile's set-up installs the rest, PyTorch (the pin the suite's skip
+  message names) and Playwright included.
+- `make lab` and every learner instruction open JupyterLab on the course folder.
 - The README names both set-up commands.
 - Every third-party module the code imports is installed by what pyproject declares:
   rnnkit and autograder by the runtime dependencies, tests and benchmarks also by
@@ -138,15 +140,57 @@ def test_ci_run_is_an_executable_script_calling_make_test():
     assert "make test" in ci_commands(), ".ci/run does not run `make test` (on a line of its own)"
 
 
-def test_ci_installs_the_pinned_torch_so_the_cross_checks_always_run(pyproject):
+def test_make_installs_what_the_suite_needs_and_ci_adds_only_what_needs_root(pyproject):
+    """A fresh `make test` (what .ci/run runs) installs PyTorch for the cross-checks and
+    Playwright for the browser test; .ci/run itself installs only Debian packages (root)."""
     from conftest import TORCH_PIN
 
-    pins = pyproject["project"]["optional-dependencies"]["torch"]
-    assert pins == [TORCH_PIN], f"pyproject's torch extra {pins} != the pin the skip message names"
+    extras = pyproject["project"]["optional-dependencies"]
+    assert extras["torch"] == [TORCH_PIN], f"torch extra {extras['torch']} != the skip message's pin"
+    test_extra = {requirement_key(r)[0]: r for r in extras["test"]}
+    assert test_extra.get("torch") == TORCH_PIN, "the test extra must pin the same PyTorch"
+    assert "playwright" in test_extra, "the test extra must install Playwright (tests/browser)"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^\$\(VENV\)/\.installed:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and re.search(r"pip install .*-e '\.\[test\]'", recipe.group(1)), "Makefile set-up"
     commands = ci_commands()
-    installs = [i for i, c in enumerate(commands) if "pip install" in c and TORCH_PIN in c]
-    assert installs, f".ci/run does not install {TORCH_PIN}"
-    assert installs[0] < commands.index("make test"), ".ci/run must install torch before `make test`"
+    assert not [c for c in commands if "pip install" in c], ".ci/run installs Python packages itself"
+    apt = " ".join(c for c in commands if "apt-get install" in c)
+    assert "bubblewrap" in apt and "chromium" in apt, ".ci/run must apt-get install bubblewrap and chromium"
+
+
+def _jupyter_root(command, cwd):
+    """The folder JupyterLab serves for ``jupyter lab ARGS`` run in cwd (jupyter_server's rule: a
+    folder argument becomes the root, a file argument is opened under the working directory)."""
+    args = command.split("jupyter lab", 1)[1].split()
+    root = cwd
+    for arg in args:
+        if arg.startswith("--") and ("root_dir" in arg or "notebook_dir" in arg or "notebook-dir" in arg):
+            root = (cwd / arg.split("=", 1)[1].strip("\"'")).resolve()
+        elif not arg.startswith("-") and (cwd / arg).is_dir():
+            root = (cwd / arg).resolve()
+    return root
+
+
+def test_make_lab_and_the_learner_instructions_open_the_course_folder():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    lab = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert lab.returncode == 0, lab.stderr
+    (command,) = [line for line in lab.stdout.splitlines() if "jupyter lab" in line]
+    cwd = ROOT
+    moved = re.match(r'\s*cd\s+"?([^"&]+?)"?\s*&&', command)
+    if moved:
+        cwd = Path(moved.group(1))
+    assert _jupyter_root(command, cwd) == ROOT, command
+    # Nothing a learner reads tells them to start JupyterLab on a subfolder.
+    from autograder.building import release
+
+    texts = {"README.md": (ROOT / "README.md").read_text(), "the release's README.md": release.readme()}
+    for path in sorted((ROOT / "lessons").glob("*.ipynb")):
+        texts[path.name] = path.read_text()
+    for name, text in texts.items():
+        for match in re.finditer(r"jupyter lab[^\n`\"]*", text):
+            assert _jupyter_root(match.group(0), ROOT) == ROOT, f"{name}: {match.group(0)!r}"
 
 
 def test_readme_names_the_two_setup_commands():
@@ -219,8 +263,10 @@ def required_imports(path):
 
 
 # names that resolve to this repository (its folders and files, the tests' helper modules)
-# or to the learner's folder (rnncheck, the release's copy of the checks)
-LOCAL = {p.stem for p in ROOT.iterdir()} | {p.stem for p in (ROOT / "tests").iterdir()} | {"rnncheck"}
+# or to the learner's folder (rnncheck, the release's copy of the checks), and the hub's scripts in
+# deploy/hub, which the hub tests import from there
+LOCAL = ({p.stem for p in ROOT.iterdir()} | {p.stem for p in (ROOT / "tests").iterdir()} | {"rnncheck"}
+         | {p.stem for p in (ROOT / "deploy" / "hub").glob("*.py")})
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +277,7 @@ def installed(pyproject):
     return available, metadata.packages_distributions()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder,extras", [("rnnkit", False), ("autograder", False),
                                            ("tests", True), ("benchmarks", True)])
 def test_every_import_is_a_declared_dependency(installed, folder, extras):
@@ -238,8 +285,9 @@ def test_every_import_is_a_declared_dependency(installed, folder, extras):
     available = by_extras[extras]
     missing = []
     for path in sorted((ROOT / folder).rglob("*.py")):
+        siblings = {p.stem for p in path.parent.iterdir()}  # a script importing the module beside it
         for name in sorted(required_imports(path)):
-            if name in sys.stdlib_module_names or name in LOCAL:
+            if name in sys.stdlib_module_names or name in LOCAL or name in siblings:
                 continue
             dists = {canonicalize_name(d) for d in module_to_dists.get(name, [])}
             if not dists & available:
@@ -260,6 +308,7 @@ def run_crosschecks(tmp_path, hide_torch, *pytest_args):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_run_without_torch_says_how_many_cross_checks_were_skipped(tmp_path):
     result = run_crosschecks(tmp_path, True)
     out = result.stdout
@@ -273,6 +322,7 @@ def test_a_run_without_torch_says_how_many_cross_checks_were_skipped(tmp_path):
     assert " passed" not in out.splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_a_run_with_torch_does_not_claim_they_were_skipped(tmp_path):
     result = run_crosschecks(tmp_path, False, "-k", "pin_is_exactly_one")

@@ -315,17 +315,17 @@ def _stacked_backward(name):
 
 
 def _fast_forward(name, xs, state0, params):
-    ys, state, _ = fast.forward(name, xs, params, state0)
+    ys, state, _ = fast.forward(name, xs, state0, params)
     return ys, state
 
 
 def _fast_backward(name, xs, state0, params, dys, dstate_T):
-    _, _, cache = fast.forward(name, xs, params, state0)
+    _, _, cache = fast.forward(name, xs, state0, params)
     return fast.backward(cache, dys, dstate_T)
 
 
 def _fast_stacked(name, xs, states0, layer_params, dys):
-    ys, states, caches = fast.stacked_forward(name, xs, layer_params, states0)
+    ys, states, caches = fast.stacked_forward(name, xs, states0, layer_params)
     return (ys, states) + tuple(fast.stacked_backward(caches, dys))
 
 

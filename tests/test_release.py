@@ -160,6 +160,7 @@ print("RESULTS" + json.dumps(results))
     return json.loads(proc.stdout.split("RESULTS", 1)[1])
 
 
+@pytest.mark.slow
 def test_answer_key_passes_every_check(key):
     results = _check_all(key)
     assert results == {c.check_id: "pass" for c in CHECKS}
@@ -203,6 +204,7 @@ def test_readme_says_how_to_start_check_and_submit(learner):
         assert f"lessons/{lesson.assignment}.ipynb" in text
 
 
+@pytest.mark.slow
 def test_refuses_a_non_empty_folder_and_force_replaces_a_course_folder(tmp_path):
     dest = tmp_path / "mine"
     dest.mkdir()
@@ -242,6 +244,7 @@ def test_reference_lines_without_markers_are_caught(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     dest = tmp_path / "course"
     cmd = [sys.executable, "-m", "autograder", "release", str(dest)]
@@ -260,3 +263,13 @@ def test_signature_introspection_sanity():
     for c in CHECKS:
         f = getattr(importlib.import_module(f"rnnkit.{c.module}"), c.function)
         assert inspect.signature(f).parameters
+
+
+def test_a_region_in_a_function_without_a_check_is_refused_by_name():
+    # A forgotten registry entry must not release a stub that no check covers.
+    from autograder.building import stubs
+
+    text = "def helper(x):\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+    region = stubs.regions(text)[0]
+    with pytest.raises(stubs.StubError, match="in helper has no check: add 'lstm.helper'"):
+        stubs.region_lesson("lstm", region)

@@ -70,7 +70,7 @@ def test_numpy_works(submission):
 def test_instructor_files_are_not_readable(tmp_path, submission):
     gradebook = tmp_path / "gradebook.db"
     sqlite3.connect(gradebook).close()
-    secrets = [str(REPO / "rnnkit" / "lstm.py"), str(REPO / "autograder" / "cases.py"),
+    secrets = [str(REPO / "rnnkit" / "lstm.py"), str(REPO / "autograder" / "specs" / "cases.py"),
                str(REPO / "solutions"), str(gradebook), str(Path(sys.prefix)), "/etc/passwd",
                str(Path.home())]
     code = "\n".join([
@@ -174,12 +174,14 @@ def test_memory_limit():
     assert b"allocated" not in result.stdout
 
 
+@pytest.mark.slow
 def test_endless_loop_is_stopped():
     result = run("while True:\n    pass", limits=sandbox.Limits(wall_seconds=2, cpu_seconds=60))
     assert result.returncode is None
     assert result.killed_reason == "time limit"
 
 
+@pytest.mark.slow
 def test_cpu_limit():
     result = run("while True:\n    pass", limits=sandbox.Limits(wall_seconds=60, cpu_seconds=1))
     assert result.killed_reason == "CPU time limit"
@@ -209,6 +211,7 @@ def test_result_folder_size_is_capped(tmp_path):
     assert sum(p.stat().st_size for p in out.iterdir()) < 100 << 20
 
 
+@pytest.mark.slow
 def test_idle_limit_stops_a_stalled_run(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

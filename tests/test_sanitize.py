@@ -145,9 +145,9 @@ def test_hostile_page_is_inert(hostile_page):
     markup = _markup(hostile_page).lower()
     for payload in PAYLOADS:
         if payload.startswith("<"):
-            # the only script elements are the exporter's two MathJax ones
+            # the only script elements are the page's three MathJax ones: loader, configuration, fallback
             if payload == "<script":
-                assert markup.count("<script") == 2
+                assert markup.count("<script") == 3
                 continue
             assert payload not in markup, payload
         elif payload != "mermaid":
@@ -323,6 +323,7 @@ def test_course_notebook_survives():
     ]
 
 
+@pytest.mark.slow
 def test_math_spans_are_found_as_the_regexes_find_them_in_linear_time():
     # the linear scanner must agree with the plain regex reading on every position
     import random
@@ -350,3 +351,168 @@ def test_math_spans_are_found_as_the_regexes_find_them_in_linear_time():
     started = time.monotonic()
     sanitize_markdown("$$\\" * 60_000)
     print(f"120k-character hostile cell: {time.monotonic() - started:.2f} s")
+
+
+# ----------------------------------------------------------------------------- MathJax offline
+
+
+def _scripts(page):
+    return re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+
+
+def test_page_loads_the_local_mathjax_and_nothing_else_by_address():
+    page = s.feedback_html(new_notebook(), "empty")
+    scripts = _scripts(page)
+    loaders = [attrs for attrs, _ in scripts if "src=" in attrs]
+    assert loaders == [' src="../_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"']
+    # the configuration names the only web font the local copy has
+    config = [text for attrs, text in scripts if "x-mathjax-config" in attrs]
+    assert len(config) == 1 and 'webFont: "STIX-Web"' in config[0]
+    # the fallback only runs when the local copy did not define MathJax
+    fallback = [text for attrs, text in scripts if not attrs.strip()]
+    assert len(fallback) == 1 and "if (!window.MathJax)" in fallback[0]
+    assert "cdnjs.cloudflare.com" not in page.replace(fallback[0], "")
+
+
+def test_course_copy_of_a_page_points_one_folder_further_up():
+    page = s.feedback_html(new_notebook(), "empty")
+    course_page = s.with_mathjax_src(page, s.MATHJAX_COURSE_SRC)
+    assert s.inert_problems(course_page) == []
+    assert '<script src="../../_mathjax/MathJax.js?config=' in course_page
+    assert course_page.replace("../../_mathjax/", "../_mathjax/") == page
+    with pytest.raises(ValueError):
+        s.with_mathjax_src(page, "https://evil.example/MathJax.js")
+    loader = page[page.index("<script src="):page.index("</script>") + len("</script>")]
+    with pytest.raises(s.UnsafeFeedback):
+        s.with_mathjax_src(page.replace("</main>", loader + "</main>"), s.MATHJAX_COURSE_SRC)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("another local script", lambda l: l.replace("MathJax.js", "evil.js")),
+        ("a deeper path", lambda l: l.replace('src="../', 'src="../../../')),
+        ("the CDN address as loader", lambda l: l.replace(s.MATHJAX_SRC, s.MATHJAX_CDN)),
+        ("a second src, read first by browsers", lambda l: l.replace("<script ", '<script src="x.js" ')),
+        ("a type attribute", lambda l: l.replace("<script ", '<script type="module" ')),
+        ("text inside the loader", lambda l: l.replace("></script>", ">alert(1)</script>")),
+    ],
+)
+def test_inert_problems_allows_only_the_exact_loader(name, make):
+    page = s.feedback_html(new_notebook(), "empty")
+    loader = page[page.index("<script src="):page.index("</script>") + len("</script>")]
+    changed = page.replace(loader, make(loader))
+    assert changed != page, name
+    assert s.inert_problems(changed), name
+
+
+def test_inert_problems_allows_only_the_exact_fallback_and_configuration():
+    page = s.feedback_html(new_notebook(), "empty")
+    edited_fallback = page.replace(s.MATHJAX_CDN, "https://evil.example/x.js")
+    edited_config = page.replace('webFont: "STIX-Web"', 'webFont: "TeX"')
+    for changed in (edited_fallback, edited_config):
+        assert changed != page
+        assert s.inert_problems(changed)
+    # the fallback's text as a mathjax-config script, or the configuration as a script, is refused
+    swapped = page.replace('<script type="text/x-mathjax-config">', "<script>", 1)
+    assert swapped != page and s.inert_problems(swapped)
+
+
+# ----------------------------------------------------------------------------- collapsed cells, paths
+
+
+def test_collapsed_cells_stay_collapsed_on_the_page():
+    hidden_code = new_code_cell("FIGURE_CODE_LINE = 1")
+    hidden_code.metadata["jupyter"] = {"source_hidden": True, "evil": "<script>"}
+    hidden_output = new_code_cell("SHOWN_CODE = 2")
+    hidden_output.metadata["collapsed"] = True
+    hidden_output.outputs = [new_output("stream", text="HIDDEN_OUTPUT\n")]
+    not_boolean = new_code_cell("PLAIN_CODE = 3")
+    not_boolean.metadata["jupyter"] = {"source_hidden": "yes"}
+    nb = new_notebook(cells=[hidden_code, hidden_output, not_boolean])
+    clean = copy.deepcopy(nb)
+    s.sanitize_notebook(clean)
+    assert clean.cells[0].metadata == {"jupyter": {"source_hidden": True}}
+    assert clean.cells[1].metadata == {"collapsed": True}
+    assert clean.cells[2].metadata == {}
+    nbformat.validate(clean)
+    page = s.feedback_html(nb, "collapsed")
+    assert s.inert_problems(page) == []
+    details = re.findall(r'<details class="rnn-collapsed">(.*?)</details>', page, re.S)
+    assert len(details) == 2
+    assert "Code collapsed in the notebook" in details[0] and "FIGURE_CODE_LINE" in details[0]
+    assert "Output collapsed in the notebook" in details[1] and "HIDDEN_OUTPUT" in details[1]
+    assert "SHOWN_CODE" not in details[1] and "PLAIN_CODE" not in "".join(details)
+    assert s.inert_problems("<details open ontoggle=alert(1)><summary>x</summary></details>")
+
+
+def test_the_learners_own_folder_is_not_shown():
+    setup = new_code_cell("show_setup(COURSE_DIR)")
+    folder = "/tmp/pytest-of-ann/course-7"
+    setup.outputs = [new_output("stream", text=f"Using your rnnkit in {folder}/rnnkit; checks from "
+                                                f"{folder}/rnncheck.\n")]
+    failing = new_code_cell("1/0")
+    failing.outputs = [new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                  traceback=[f'File "{folder}/rnnkit/lstm.py", line 3'])]
+    shadowed = new_code_cell("show_setup(COURSE_DIR)")
+    shadowed.outputs = [new_output("stream", text="!!! WARNING: this notebook is using the rnnkit in "
+                                   "/opt/conda/lib/python3.11/site-packages/rnnkit,\n!!! not the copy in "
+                                   "your course folder C:\\Users\\bo\\rnn.\n")]
+    nb = new_notebook(cells=[setup, failing, shadowed])
+    s.sanitize_notebook(nb)
+    text = json.dumps(nb)
+    assert folder not in text and "C:\\\\Users" not in text
+    assert "Using your rnnkit in <your course folder>/rnnkit; checks from <your course folder>/rnncheck." \
+        in nb.cells[0].outputs[0]["text"]
+    assert nb.cells[1].outputs[0]["traceback"] == ['File "<your course folder>/rnnkit/lstm.py", line 3']
+    # the other rnnkit's place is what the learner must act on: kept
+    assert "/opt/conda/lib/python3.11/site-packages/rnnkit" in nb.cells[2].outputs[0]["text"]
+    again = copy.deepcopy(nb)
+    s.sanitize_notebook(again)
+    assert again == nb
+
+
+@pytest.mark.parametrize("claimed", ["/", "/rnnkit", "rnn", "<your course folder>"])
+def test_a_folder_claim_that_is_not_a_path_replaces_nothing(claimed):
+    cell = new_code_cell("x")
+    cell.outputs = [new_output("stream", text=f"Using your rnnkit in {claimed}/rnnkit; checks from x.\n"
+                                              "a/b /usr/lib rnn text\n")]
+    nb = new_notebook(cells=[cell])
+    s.sanitize_notebook(nb)
+    assert "a/b /usr/lib rnn text" in nb.cells[0].outputs[0]["text"]
+
+
+def test_a_notebook_full_of_unfinished_setup_lines_keeps_them():
+    # as much text as a notebook may show, every line opening a set-up message that never ends
+    text = ("Using your rnnkit in " + "/a" * 200 + "\n") * 45
+    cells = [new_code_cell("x") for _ in range(100)]
+    for cell in cells:
+        cell.outputs = [new_output("stream", text=text)]
+    nb = new_notebook(cells=cells)
+    started = time.monotonic()
+    s.sanitize_notebook(nb)
+    print(f"100 cells of 45 unfinished set-up lines ({100 * len(text):,} characters): "
+          f"{time.monotonic() - started:.2f} s")
+    assert [c.outputs[0]["text"] for c in nb.cells] == [text] * 100
+
+
+def test_the_mathjax_copy_is_made_once_and_replaced_when_outdated(tmp_path):
+    from autograder.grading import feedback
+
+    if feedback.mathjax_source() is None:
+        pytest.skip("jupyter-server-mathjax is not installed")
+    copy_dir = feedback.ensure_mathjax(tmp_path)
+    assert copy_dir == tmp_path / s.MATHJAX_DIR
+    assert (copy_dir / "MathJax.js").read_bytes() == (feedback.mathjax_source() / "MathJax.js").read_bytes()
+    assert (copy_dir / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()  # named by the loader
+    assert (copy_dir / "fonts" / "HTML-CSS" / "STIX-Web" / "woff").is_dir()  # the configured web font
+    assert not (copy_dir / "extensions" / "a11y").exists()
+    assert [p.name for p in (copy_dir / "localization").iterdir()] == ["en"]
+    size = sum(f.stat().st_size for f in copy_dir.rglob("*") if f.is_file())
+    print(f"MathJax copy: {size / 1e6:.1f} MB")
+    marker = copy_dir / "config" / "kept"
+    marker.write_text("x")
+    assert feedback.ensure_mathjax(tmp_path) == copy_dir and marker.exists()  # up to date: left alone
+    (copy_dir / feedback.MATHJAX_STAMP).write_text("an older copy")
+    assert feedback.ensure_mathjax(tmp_path) == copy_dir and not marker.exists()  # replaced whole
+    assert [p.name for p in tmp_path.iterdir()] == [s.MATHJAX_DIR]  # no temporary folder left

@@ -101,6 +101,7 @@ def test_adam_on_a_quadratic():
     np.testing.assert_allclose(p, p2_expected, rtol=1e-13)
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_optimisers_match_torch():
     torch = pytest.importorskip("torch")

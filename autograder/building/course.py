@@ -23,13 +23,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from autograder import paths
+from autograder import paths, regions
 from autograder.building import guard, lessons, release, stubs
 from autograder.building.release import ReleaseError
 from autograder.checks.registry import LESSONS
+from autograder.grading.limits import CHECK_TIMEOUT
 
 ASSIGNMENTS = [lesson.assignment for lesson in LESSONS]
 COURSE_ID = "rnn-course"
@@ -38,7 +38,6 @@ COURSE_ID = "rnn-course"
 LEARNER_ADDED_IGNORED = ["numpy", "scipy", "torch", "matplotlib", "tqdm", "autograder",
                          "conftest.py", "sitecustomize.py", "usercustomize.py", "*.pth"]
 NBGRADER_DEFAULT_IGNORED = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
-CHECK_TIMEOUT = 20.0  # seconds one function's checks may take in the sandbox
 
 
 def nbgrader_env():
@@ -118,27 +117,27 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSIGNMENTS = {assignments!r}
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-           "BEGIN MARK SCHEME", "END MARK SCHEME")
+MARKERS = {markers!r}
 
 
 def strip_package_solutions(assignment=None, student=None, notebooks=None, **kwargs):
     """generate_assignment copies .py files verbatim: replace their solution regions by
     nbgrader's stub (its own ClearSolutions logic). nbgrader ignores an exception
     raised here, so on any failure, or if a marker is still there afterwards, the
-    release of the assignment is deleted: it fails closed."""
-    import nbformat
-    from nbgrader.preprocessors import ClearSolutions
+    release of the assignment is deleted: it fails closed. The stub is nbgrader's
+    (``# YOUR CODE HERE`` / ``raise NotImplementedError()``), written by the course's own
+    ``stubs.stub_text`` (nbgrader has no public function for a .py file)."""
+    from autograder.building.stubs import stub_text
 
-    clear = ClearSolutions()
     for folder in sorted(glob.glob(os.path.join(HERE, "release", assignment or "*"))):
         try:
             for path in sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True)):
                 with open(path, encoding="utf-8") as f:
-                    cell = nbformat.v4.new_code_cell(f.read())
-                if clear._replace_solution_region(cell, "python"):
+                    text = f.read()
+                stubbed = stub_text(text, filename=path)
+                if stubbed != text:
                     with open(path, "w", encoding="utf-8") as f:
-                        f.write(cell.source)
+                        f.write(stubbed)
             for path in sorted(glob.glob(os.path.join(folder, "**", "*"), recursive=True)):
                 if os.path.isfile(path) and path.endswith((".py", ".ipynb", ".txt", ".md", ".json")):
                     with open(path, encoding="utf-8", errors="replace") as f:
@@ -167,6 +166,12 @@ c.Autograde.exclude_overwriting = {exclude!r}
 # A check cell the learner deleted comes back (and is scored), instead of waiting for a hand grade.
 c.OverwriteCells.add_missing_cells = True
 
+# nbgrader's collect (`nbgrader collect`, formgrader's Collect button) copies submissions out of
+# the exchange as the instructor, following links: a learner's link to source/ would arrive as
+# their work. This one copies folders and regular files only, never through a link, and leaves
+# out a submission not owned by the Unix account it names (autograder.grading.collect).
+c.ExchangeFactory.collect = "autograder.grading.collect.SafeExchangeCollect"
+
 # Autograde never runs a learner's notebook: every auto-graded point comes from the trusted
 # checks of the learner's rnnkit, run in a sandbox (autograder.grading.nbpre.TrustedChecks stands
 # where nbgrader's Execute stood), and the learner's saved outputs are kept only as inert
@@ -189,6 +194,12 @@ guard_submitted_files()
 c.TrustedChecks.seed_file = os.path.join(HERE, ".grading-seed")
 c.TrustedChecks.internal_errors = os.path.join(HERE, "internal-errors.jsonl")
 c.TrustedChecks.check_timeout = {timeout!r}
+
+# Formgrader shows maths with the MathJax that the jupyter-server-mathjax extension serves
+# (no network needed): nbgrader's templates, then the course's override of the MathJax loader.
+from autograder.grading.feedback import formgrader_template_dirs  # noqa: E402
+
+c.HTMLExporter.extra_template_basedirs = formgrader_template_dirs()
 '''
 
 
@@ -197,7 +208,7 @@ def config_text():
     return CONFIG_TEMPLATE.format(
         assignments=ASSIGNMENTS, course_id=COURSE_ID,
         ignore=NBGRADER_DEFAULT_IGNORED + LEARNER_ADDED_IGNORED,
-        exclude=exclude_overwriting(), timeout=CHECK_TIMEOUT)
+        exclude=exclude_overwriting(), timeout=CHECK_TIMEOUT, markers=tuple(regions.MARKERS))
 
 
 COURSE_README = """# RNN course: nbgrader course directory
@@ -273,79 +284,20 @@ def build_course(course_dir, force=False, generate=True):
     - the folder's resolved Path. Raises ReleaseError, leaving course_dir as it
       was, if nbgrader fails or anything secret reaches release/.
     """
-    dest = release.prepare_destination(course_dir, force)
-    if force and dest.is_dir() and any(dest.iterdir()) and not (dest / "nbgrader_config.py").exists():
-        raise ReleaseError(f"{dest} does not look like a course directory (no nbgrader_config.py): "
-                           "not replacing it even with --force")
     try:
         lessons.render_lessons()  # the notebooks must clear and pass the search before nbgrader sees them
     except lessons.LessonError as err:
         raise ReleaseError(str(err)) from err
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        root = work / "course"
-        root.mkdir()
+
+    def build(root):
         _write_sources(root)
-        if generate:
-            # One command for all assignments: nbgrader globs the assignment name.
+        if generate:  # one command for all assignments: nbgrader globs the assignment name
             nbgrader("generate_assignment", "*", "--force", cwd=root)
-            findings = verify_release(root)
-            if findings:
-                raise ReleaseError("nbgrader's release is not clean; nothing was written:\n  "
-                                   + "\n  ".join(f.replace(str(root), str(dest)) for f in findings))
-        release.install(root, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return dest
 
-
-def stage_submission(learner_dir, course_dir, student_id, assignment):
-    """Put a learner's filled release folder where nbgrader's autograde looks for it.
-
-    Inputs:
-    - learner_dir: the learner's course folder (lessons/, rnnkit/, ...), as taken in
-    - course_dir: the nbgrader course directory
-    - student_id: nbgrader student id
-    - assignment: assignment name
-
-    Returns:
-    - course_dir/submitted/<student_id>/<assignment>/, holding <assignment>.ipynb
-      (from lessons/) and rnnkit/ (the whole package: the sandboxed checks read it).
-      Only regular files and folders are copied; links and anything else are left out.
-    """
-    learner_dir, course_dir = Path(learner_dir), Path(course_dir)
-    target = course_dir / "submitted" / student_id / assignment
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    notebook = learner_dir / "lessons" / f"{assignment}.ipynb"
-    if notebook.is_file() and not notebook.is_symlink():
-        shutil.copyfile(notebook, target / notebook.name, follow_symlinks=False)
-    package = learner_dir / "rnnkit"
-    if package.is_dir() and not package.is_symlink():
-        _copy_regular_tree(package, target / "rnnkit")
-    return target
-
-
-def _copy_regular_tree(src, dest):
-    """Copy folders and regular files only (no links, FIFOs or devices), skipping caches."""
-    dest.mkdir()
-    for entry in os.scandir(src):
-        if entry.name in ("__pycache__", ".ipynb_checkpoints") or entry.name.endswith(".pyc"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            _copy_regular_tree(Path(entry.path), dest / entry.name)
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
-
-
-def add_arguments(parser):
-    parser.add_argument("dest", metavar="DIR", help="course directory to write (new or empty)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace DIR if it holds a previous course directory")
+    return release.build_verified(
+        course_dir, force, build=build, verify=verify_release if generate else (lambda root: []),
+        is_previous=lambda d: (d / "nbgrader_config.py").exists(),
+        what="course directory (no nbgrader_config.py)", unclean="nbgrader's release is not clean")
 
 
 def run(args):

@@ -2,9 +2,9 @@
 
 For every check in the registry this writes ``autograder/checks/fixtures/<check_id>.npz``:
 the visible cases (inputs from a fixed seed), the reference's expected output for
-each (float64), and the outputs of the known mistakes that differ from it, so that
-the learner's ``check`` can name a mistake without any reference code. A sha256
-manifest ``SHA256SUMS.txt`` lists every file.
+each (float64), and the outputs of the known mistakes (the check's spec in
+``autograder/specs``) that differ from it, so that the learner's ``check`` can name a
+mistake without any reference code. A sha256 manifest ``SHA256SUMS.txt`` lists every file.
 
 ``--check`` regenerates everything in memory and exits 1 when a committed file is
 missing, extra, or differs (beyond 1e-12 relative in the numbers: matrix products
@@ -19,9 +19,9 @@ import sys
 
 import numpy as np
 
-from autograder import paths
 from autograder.checks import casefile
 from autograder.checks.compare import TOLERANCES, matches
+from autograder.checks.executor import normalize
 from autograder.checks.registry import CHECKS
 from autograder.specs.cases import check_cases
 from autograder.specs.judge import expectations
@@ -29,15 +29,7 @@ from autograder.specs.judge import expectations
 MANIFEST = "SHA256SUMS.txt"
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        "--check", action="store_true", help="regenerate in memory and fail if the committed fixtures differ"
-    )
-    parser.add_argument("--dir", default=str(paths.FIXTURES), help=argparse_dir_help())
 
-
-def argparse_dir_help():
-    return "fixture folder (default: autograder/checks/fixtures)"
 
 
 def build_fixture(check_id):
@@ -69,8 +61,6 @@ def build_fixture(check_id):
 
 def _as_output(value):
     """A reference-side value in the executor's normalised form (for ``matches``)."""
-    from autograder.checks.executor import normalize
-
     return normalize(value)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import paths
+from autograder import paths, regions
 from autograder.building import notebooks, stubs
 
 # Files searched as text; anything else (.npz fixtures, images) is binary data.
@@ -117,7 +117,7 @@ def find_leaks(paths, package_lines=None, notebook_lines=None):
             continue
         lines = in_notebooks if f.suffix == ".ipynb" else in_files
         for where, text in _texts(f):
-            for marker in notebooks.MARKERS:
+            for marker in regions.MARKERS:
                 if marker in text:
                     findings.append(f"{where}: marker {marker!r}")
             for line in lines:

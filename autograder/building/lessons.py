@@ -5,6 +5,17 @@ nbgrader's own clearing (autograder.building.notebooks.clear_notebook), so a les
 exactly what ``nbgrader generate_assignment`` would release. The output is
 deterministic; ``--check`` compares it with the committed lessons/ and fails when
 they differ. Every lesson is searched for solution text before it is written.
+
+Two things a learner's JupyterLab needs are written on the way (and kept in solutions/,
+which nbgrader's course releases as they are; a test keeps both in step):
+- every check cell (an autograded code cell) is tagged ``raises-exception``: a failing
+  check still fails its cell (it scores 0 in nbgrader's Validate), but Run All and
+  nbclient go on to the next cell instead of stopping there;
+- the notebook's ``kernelspec`` and ``language_info`` are what JupyterLab writes when it
+  opens the lesson with this environment's Python kernel (ipykernel's own kernelspec and
+  the language_info its kernel reports), so an unedited lesson closes without asking to
+  save. ``language_info`` holds the Python version: lessons built with another Python
+  differ there, and open clean on that Python.
 """
 
 import sys
@@ -15,10 +26,48 @@ import nbformat
 
 from autograder import paths
 from autograder.building import guard, notebooks
+from autograder.building.setup_cell import SETUP_CELL, SETUP_GRADE_ID
+
+CHECK_CELL_TAG = "raises-exception"
 
 
 class LessonError(RuntimeError):
     """A lesson could not be generated, or would leak."""
+
+
+def lab_metadata():
+    """The notebook metadata JupyterLab writes for a lesson run by this environment's kernel.
+
+    Returns:
+    - {"kernelspec": {display_name, language, name}, "language_info": {...}}: the kernelspec
+      as ipykernel installs it and the language_info its kernel puts in kernel_info_reply
+      (JupyterLab copies both into the notebook when the kernel starts).
+    """
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    spec = get_kernel_dict()
+    kernelspec = {"display_name": spec["display_name"], "language": spec["language"], "name": KERNEL_NAME}
+    return {"kernelspec": kernelspec, "language_info": dict(IPythonKernel.language_info)}
+
+
+def is_check_cell(cell):
+    """An autograded code cell: its failure is reported, and the notebook goes on."""
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
+def prepare_for_lab(nb, metadata=None):
+    """Tag the check cells ``raises-exception`` and set the notebook's kernelspec and
+    language_info to ``metadata`` (default ``lab_metadata()``). Changes nb in place; returns it."""
+    metadata = metadata or lab_metadata()
+    for cell in nb.cells:
+        if is_check_cell(cell):
+            tags = list(cell.metadata.get("tags", []))
+            if CHECK_CELL_TAG not in tags:
+                cell.metadata["tags"] = [*tags, CHECK_CELL_TAG]
+    for key, value in metadata.items():
+        nb.metadata[key] = nbformat.from_dict(value)
+    return nb
 
 
 def render_lessons(solutions=paths.SOLUTIONS):
@@ -28,20 +77,32 @@ def render_lessons(solutions=paths.SOLUTIONS):
     - solutions: folder of instructor notebooks (nbgrader source form)
 
     Returns:
-    - dict {file name "<assignment>.ipynb": notebook text}; raises LessonError if a
-      notebook cannot be cleared or its cleared text still holds solution text.
+    - dict {file name "<assignment>.ipynb": notebook text}, check cells tagged and
+      JupyterLab's metadata set (``prepare_for_lab``); raises LessonError if a notebook
+      cannot be cleared or its cleared text still holds solution text.
     """
     solutions = Path(solutions)
+    metadata = lab_metadata()
     rendered = {}
     for path in sorted(solutions.glob("*.ipynb")):
         source = nbformat.read(path, as_version=4)
+        _check_setup_cell(source, path.name)
         try:
             lesson = notebooks.clear_notebook(source, name=path.name)
         except notebooks.NotebookError as err:
             raise LessonError(str(err)) from err
-        rendered[path.name] = notebooks.dumps(lesson)
+        rendered[path.name] = notebooks.dumps(prepare_for_lab(lesson, metadata))
     _guard(rendered, solutions)
     return rendered
+
+
+def _check_setup_cell(nb, name):
+    """Every lesson starts with the one set-up cell (setup_cell.SETUP_CELL, grade id "setup")."""
+    first = next((c for c in nb.cells if c.cell_type == "code"), None)
+    grade_id = first.metadata.get("nbgrader", {}).get("grade_id") if first is not None else None
+    if first is None or grade_id != SETUP_GRADE_ID or first.source != SETUP_CELL:
+        raise LessonError(f"{name}: its first code cell is not the course's set-up cell (grade id "
+                          f"{SETUP_GRADE_ID!r}); copy SETUP_CELL from autograder/building/setup_cell.py")
 
 
 def _guard(rendered, solutions):
@@ -81,9 +142,6 @@ def stale_lessons(dest=None, solutions=paths.SOLUTIONS):
     return sorted(stale)
 
 
-def add_arguments(parser):
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; fail if the committed lessons/ differ from a fresh render")
 
 
 def run(args):

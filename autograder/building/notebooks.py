@@ -3,7 +3,7 @@
 ``clear_notebook`` runs the preprocessors of ``nbgrader generate_assignment`` in
 its order (all but the ones that need a gradebook or a kernel), so that a lesson
 in ``lessons/`` is the notebook nbgrader itself would release: same cell ids,
-same locks, same checksums. ``secret_lines`` collects what must never reach a
+same locks, same checksums. ``secret_and_public_lines`` collects what must never reach a
 learner (solution regions, model answers, hidden tests, mark schemes), for the
 search that guards every release.
 """
@@ -22,11 +22,8 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-# Region markers nbgrader understands, as (begin, end).
-SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
-HIDDEN_TESTS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-MARK_SCHEME = ("BEGIN MARK SCHEME", "END MARK SCHEME")
-MARKERS = [*SOLUTION, *HIDDEN_TESTS, *MARK_SCHEME]
+from autograder import regions
+
 AUTOTEST = "AUTOTEST"
 
 
@@ -94,18 +91,14 @@ def dumps(nb):
     return text if text.endswith("\n") else text + "\n"
 
 
-def _split_regions(source, begin, end):
-    """(inside lines, outside lines) of the regions delimited by begin/end in source."""
-    inside, outside, in_region = [], [], False
-    for line in source.split("\n"):
-        if begin in line:
-            in_region = True
-        elif end in line:
-            in_region = False
-        elif in_region:
-            inside.append(line)
-        else:
-            outside.append(line)
+def _split_regions(source, markers):
+    """(inside lines, outside lines) of the regions of ``markers`` in source (marker lines in neither)."""
+    lines = source.split("\n")
+    found = regions.spans(lines, markers, strict=False)
+    marker_lines = {i for span in found for i in span}
+    inside_lines = {i for begin, end in found for i in range(begin + 1, end)}
+    inside = [line for i, line in enumerate(lines) if i in inside_lines]
+    outside = [line for i, line in enumerate(lines) if i not in inside_lines and i not in marker_lines]
     return inside, outside
 
 
@@ -121,12 +114,12 @@ def secret_and_public_lines(nb):
     secret, public = [], []
     for cell in nb.cells:
         source = cell.source
-        if nbutils.is_solution(cell) and SOLUTION[0] not in source:
+        if nbutils.is_solution(cell) and regions.SOLUTION[0] not in source:
             # nbgrader replaces the whole cell by the stub: all of it is the answer.
             secret.extend(source.split("\n"))
             continue
-        for begin, end in (SOLUTION, HIDDEN_TESTS, MARK_SCHEME):
-            inside, outside = _split_regions(source, begin, end)
+        for markers in (regions.SOLUTION, regions.HIDDEN_TESTS, regions.MARK_SCHEME):
+            inside, outside = _split_regions(source, markers)
             secret.extend(inside)
             source = "\n".join(outside)
         public.extend(source.split("\n"))

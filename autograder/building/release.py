@@ -79,7 +79,8 @@ This folder is everything you need: the lessons, the package you write and its c
 
 ## Start
 
-With conda (or on Binder, which reads `environment.yml` as it is):
+In a terminal, first `cd` into this folder (the one holding this README). Then, with conda
+(or on Binder, which reads `environment.yml` as it is):
 
 ```
 conda env create -f environment.yml
@@ -87,13 +88,16 @@ conda activate rnn-course-learner
 jupyter lab
 ```
 
-Or with pip, in a fresh virtual environment:
+Or with pip, in a fresh virtual environment kept beside this folder, not inside it (so that
+it never ends up in the zip you hand in):
 
 ```
-python -m venv .venv && . .venv/bin/activate
+python -m venv ../rnn-venv && . ../rnn-venv/bin/activate
 pip install -r requirements.txt
 jupyter lab
 ```
+
+Next time, `cd` into this folder, run `. ../rnn-venv/bin/activate` and `jupyter lab`.
 
 Open `lessons/00-orientation.ipynb` first and work through the lessons in order. Keep this
 folder together: the notebooks find `rnnkit/` and `rnncheck/` in the folder above them.
@@ -120,8 +124,8 @@ Functions of a later lesson can stay unwritten until you get there.
 
 - On a JupyterHub with nbgrader: fetch and submit each lesson from the Assignments tab; your
   work in `rnnkit/` is submitted with the notebook.
-- Otherwise: zip this whole folder (lessons/, rnnkit/ and rnncheck/ together) and upload the
-  zip where your instructor asks.
+- Otherwise: zip `lessons/` and `rnnkit/` together (or this whole folder, as long as no
+  virtual environment is inside it) and upload the zip where your instructor asks.
 
 The check cells in the notebook are for you; the grade comes from running the same kinds of
 checks, plus hidden cases on fresh inputs, against your `rnnkit/` outside your notebook.
@@ -145,24 +149,8 @@ def _copy_package(dest, solutions):
 
 
 def copy_checks(dest):
-    """rnncheck/: the shippable part of autograder/checks, with its fixtures.
-
-    All of it, unless the package declares ``SHIPPABLE`` (globs relative to it); the
-    release's search then still looks through whatever was copied.
-    """
-    import autograder.checks as checks_package
-
-    shippable = getattr(checks_package, "SHIPPABLE", None)
-    if shippable is None:
-        shutil.copytree(paths.CHECKS, dest, ignore=JUNK)
-        return
-    dest.mkdir(parents=True)
-    for pattern in [*shippable, "fixtures/*"]:
-        for path in sorted(paths.CHECKS.glob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                target = dest / path.relative_to(paths.CHECKS)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+    """rnncheck/: autograder/checks (the one package that ships to learners), with its fixtures."""
+    shutil.copytree(paths.CHECKS, dest, ignore=JUNK)
 
 
 def _write_folder(root, solutions):
@@ -218,6 +206,41 @@ def install(tmp_root, dest):
         os.replace(tmp_root, dest)
 
 
+def build_verified(dest, force, build, verify, is_previous, what, unclean):
+    """The one way a folder is written: built beside dest, searched, then moved into place.
+
+    Inputs:
+    - dest: folder to write (new or empty, unless force)
+    - force: replace a non-empty dest, but only one that ``is_previous`` recognises
+    - build(root): writes everything into the empty folder root
+    - verify(root) -> list of findings (text): anything secret that reached root
+    - is_previous(path) -> bool: does a non-empty dest hold an earlier build of the same kind
+    - what: names that kind in the refusal, e.g. "course folder (no rnnkit/ and lessons/)"
+    - unclean: the head of the error when verify finds something
+
+    Returns:
+    - dest's resolved Path. Raises ReleaseError, leaving dest as it was, if the build
+      fails or verify finds anything.
+    """
+    dest = prepare_destination(dest, force)
+    if force and dest.is_dir() and any(dest.iterdir()) and not is_previous(dest):
+        raise ReleaseError(f"{dest} does not look like a {what}: not replacing it even with --force")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        root = work / "build"
+        root.mkdir()
+        build(root)
+        findings = verify(root)
+        if findings:
+            raise ReleaseError(f"{unclean}; nothing was written:\n  "
+                               + "\n  ".join(f.replace(str(root), str(dest)) for f in findings))
+        install(root, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
 def build_release(dest, solutions=False, force=False):
     """Write the learner's course folder.
 
@@ -230,31 +253,10 @@ def build_release(dest, solutions=False, force=False):
     - the folder's resolved Path. Raises ReleaseError, leaving dest untouched, if
       anything would leak or cannot be built.
     """
-    dest = prepare_destination(dest, force)
-    if force and dest.is_dir() and any(dest.iterdir()) and not _looks_like_course_folder(dest):
-        raise ReleaseError(f"{dest} does not look like a course folder (no rnnkit/ and lessons/): "
-                           "not replacing it even with --force")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        root = work / "release"
-        root.mkdir()
-        _write_folder(root, solutions)
-        findings = check_folder(root, solutions)
-        if findings:
-            raise ReleaseError("solution text would leave in the release; nothing was written:\n  "
-                               + "\n  ".join(f.replace(str(root), str(dest)) for f in findings))
-        install(root, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return dest
-
-
-def add_arguments(parser):
-    parser.add_argument("dest", metavar="DIR", help="folder to write (new or empty)")
-    parser.add_argument("--solutions", action="store_true", help="write the answer key (reference filled in)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace DIR if it holds a previous course folder")
+    return build_verified(
+        dest, force, build=lambda root: _write_folder(root, solutions),
+        verify=lambda root: check_folder(root, solutions), is_previous=_looks_like_course_folder,
+        what="course folder (no rnnkit/ and lessons/)", unclean="solution text would leave in the release")
 
 
 def run(args):

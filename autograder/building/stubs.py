@@ -16,10 +16,9 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from autograder.checks.registry import CHECKS, CHECKS_BY_ID, LESSONS
+from autograder import regions as regions_
+from autograder.checks.registry import CHECKS_BY_ID, LESSONS
 
-BEGIN_SOLUTION = "BEGIN SOLUTION"
-END_SOLUTION = "END SOLUTION"
 # nbgrader's ClearSolutions.code_stub["python"], line by line.
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 
@@ -48,20 +47,10 @@ def regions(text, filename="<text>"):
     - list of Region; raises StubError on a nested or unterminated region.
     """
     lines = text.split("\n")
-    found, begin = [], None
-    for i, line in enumerate(lines):
-        if BEGIN_SOLUTION in line:
-            if begin is not None:
-                raise StubError(f"{filename}:{i + 1}: nested BEGIN SOLUTION (the region opened on line "
-                                f"{begin + 1} is not closed)")
-            begin = i
-        elif END_SOLUTION in line:
-            if begin is None:
-                raise StubError(f"{filename}:{i + 1}: END SOLUTION without BEGIN SOLUTION")
-            found.append((begin, i))
-            begin = None
-    if begin is not None:
-        raise StubError(f"{filename}:{begin + 1}: BEGIN SOLUTION without END SOLUTION")
+    try:
+        found = regions_.spans(lines, regions_.SOLUTION, filename)
+    except regions_.RegionError as err:
+        raise StubError(str(err)) from err
     if not found:
         return []
     owners = _function_spans(text, filename)
@@ -148,12 +137,6 @@ def transform_regions(text, action, filename="<text>"):
     return "\n".join(out)
 
 
-def region_lines(text, filename="<text>"):
-    """The lines inside the solution regions (the reference bodies), without markers."""
-    lines = text.split("\n")
-    return [line for r in regions(text, filename) for line in lines[r.start + 1:r.end]]
-
-
 def package_regions(pkg_dir):
     """Solution regions of every .py file in a package folder.
 
@@ -181,32 +164,18 @@ def region_lesson(module, region):
     - region: a Region
 
     Returns:
-    - assignment name. A region in a function with its own check belongs to that
-      check's lesson. Otherwise (a helper with no check of its own) it goes with the
-      first lesson that checks a function of the same module and of the same kind
-      (forward or backward), then of the same module, then of the same kind anywhere;
-      raises StubError if none fits.
+    - the lesson of the check of the function the region sits in. Raises StubError if that
+      function has no check in the registry: a region nobody checks would be released as a
+      stub that no check, fixture or lesson cell covers.
     """
     top = region.qualname.split(".")[0]
     spec = CHECKS_BY_ID.get(f"{module}.{top}")
-    if spec is not None:
-        return spec.lesson
-    backward = "backward" in region.qualname
-
-    def first(specs):
-        specs = list(specs)
-        return min((s.lesson for s in specs), key=LESSON_ORDER.__getitem__) if specs else None
-
-    for candidates in (
-        [s for s in CHECKS if s.module == module and ("backward" in s.function) == backward],
-        [s for s in CHECKS if s.module == module],
-        [s for s in CHECKS if ("backward" in s.function) == backward],
-    ):
-        lesson = first(candidates)
-        if lesson is not None:
-            return lesson
-    where = region.qualname or "module level"
-    raise StubError(f"rnnkit/{module}.py: the region in {where} belongs to no lesson")
+    if spec is None:
+        where = region.qualname or "module level"
+        raise StubError(f"rnnkit/{module}.py: the solution region in {where} has no check: add "
+                        f"'{module}.{top}' to autograder/checks/registry.py (and its spec), or remove "
+                        "the markers")
+    return spec.lesson
 
 
 def module_of(relpath):

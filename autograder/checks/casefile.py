@@ -6,10 +6,13 @@ array leaves point into a few flat buffers, one per dtype, stored in an
 ``.npz`` loaded with ``allow_pickle=False``. Packing the arrays keeps the
 published fixtures to a few kB (an ``.npz`` entry costs ~200 bytes of header).
 
-Learner outputs are normalised first (``describe``): every array-like leaf
+Learner outputs are normalised first (``executor.normalize``): every array-like leaf
 becomes a ``Leaf(kind, value)`` that remembers what the learner returned
 ("ndarray", "list", "float", "ndarray subclass matrix", ...), so the judge can
 say "returns a list, not a numpy.ndarray" without ever running learner code.
+
+``map_arrays`` is the one walk through such nested values (casting, copying,
+collecting dtypes), for the checks and the trusted side alike.
 """
 
 import io
@@ -69,6 +72,31 @@ class Case:
     args: tuple
     kwargs: dict = field(default_factory=dict)
     replay: list = field(default_factory=list)
+
+
+def map_arrays(value, function):
+    """``value`` with every numpy array inside it replaced by ``function(array)``.
+
+    Walks tuples, named tuples, lists and dicts; any other value (None, a scalar, the probe
+    cell) is kept as it is. A named tuple whose items all come back unchanged is kept itself
+    (its class's constructor is not called again); tuples, lists and dicts are rebuilt.
+    Examples: ``map_arrays(args, lambda a: a.astype(np.float32))`` casts every input,
+    ``map_arrays(result, np.ndarray.copy)`` copies one.
+    """
+    if isinstance(value, np.ndarray):
+        return function(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        items = [map_arrays(v, function) for v in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return type(value)(*items)
+    if isinstance(value, tuple):
+        return tuple(map_arrays(v, function) for v in value)
+    if isinstance(value, list):
+        return [map_arrays(v, function) for v in value]
+    if isinstance(value, dict):
+        return {k: map_arrays(v, function) for k, v in value.items()}
+    return value
 
 
 class _Store:

@@ -34,8 +34,9 @@ import warnings
 
 import numpy as np
 
-from .casefile import Leaf, Other, Seq, case_from_json, read_case_meta, write_results
+from .casefile import Leaf, Other, Seq, case_from_json, map_arrays, read_case_meta, write_results
 from .probe import ProbeParams
+from .registry import PARAM_CLASSES
 
 MAX_ITEMS = 10_000
 
@@ -303,11 +304,15 @@ def submodule(pkg, name):
 
 
 def param_classes(pkg):
-    """The named tuple classes cases refer to, taken from the learner's package."""
+    """The named tuple classes cases refer to (``registry.PARAM_CLASSES``), taken from the learner's
+    package; the probe cell's from this package."""
     classes = {"probe.ProbeParams": ProbeParams}
-    for module, cls in (("rnn", "RNNParams"), ("lstm", "LSTMParams"), ("gru", "GRUParams")):
+    for name in PARAM_CLASSES:
+        module, cls = name.split(".")
+        if name in classes:
+            continue
         try:
-            classes[f"{module}.{cls}"] = getattr(submodule(pkg, module), cls)
+            classes[name] = getattr(submodule(pkg, module), cls)
         except Exception:  # noqa: BLE001 - a broken module: generic stand-in
             pass
     return classes
@@ -425,11 +430,14 @@ def loaded_param_classes(pkg):
     """The named tuple classes cases refer to, from the learner modules already imported
     (none is imported for it)."""
     classes = {"probe.ProbeParams": ProbeParams}
-    for module, cls in (("rnn", "RNNParams"), ("lstm", "LSTMParams"), ("gru", "GRUParams")):
+    for name in PARAM_CLASSES:
+        module, cls = name.split(".")
+        if name in classes:
+            continue
         mod = sys.modules.get(f"{pkg.__name__}.{module}")
         value = getattr(mod, cls, None) if mod is not None else None
         if isinstance(value, type) and issubclass(value, tuple):
-            classes[f"{module}.{cls}"] = value
+            classes[name] = value
     return classes
 
 
@@ -484,17 +492,8 @@ def _walk_arrays(value, path):
 
 
 def _copy_args(value):
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*[_copy_args(v) for v in value])
-    if isinstance(value, tuple):
-        return tuple(_copy_args(v) for v in value)
-    if isinstance(value, list):
-        return [_copy_args(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _copy_args(v) for k, v in value.items()}
-    return value
+    """A copy of a replayed result (arrays copied, structure rebuilt): the learner's code may change it."""
+    return map_arrays(value, np.ndarray.copy)
 
 
 def normalize(value, depth=0):

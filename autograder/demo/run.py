@@ -3,30 +3,24 @@
 The class (``autograder.demo.classroom.demo_class``): a perfect learner (the answer key),
 one with the memo's LSTM state update, one with PyTorch's GRU mix, an untouched stub,
 one who patches numpy so that every comparison agrees, and one whose code ends the
-process. Everything is written under --out (default: a new temporary folder, kept):
-``release/`` (the learner folder), ``submissions/`` (the class) and ``graded/``
-(``python -m autograder grade``'s output: grades.csv, results.csv, feedback/, course/).
+process. Some of them answer written questions, which formgrader then lists for grading by
+hand; the learners have names in the gradebook. Everything is written under --out
+(default: a new temporary folder, kept): ``release/`` (the learner folder),
+``submissions/`` (the class) and ``graded/`` (``python -m autograder grade``'s output:
+grades.csv, results.csv, feedback/, course/).
 """
 
-import argparse
 import csv
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
-
-def add_arguments(parser):
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__.split("\n\n", 1)[1]
-    parser.add_argument("--out", metavar="DIR", help="folder to write into (default: a new temporary folder)")
-    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel grading jobs (default 2)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+from autograder.demo.classroom import DEMO_NAMES, Templates, demo_class, name_students
+from autograder.grading.grade import GradingError, grade
 
 
 def run(args):
-    from autograder.demo.classroom import Templates, demo_class
-    from autograder.grading.grade import GradingError, grade
-
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="rnn-course-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     for name in ("submissions",):
@@ -38,21 +32,38 @@ def run(args):
     described = demo_class(out / "submissions", templates)
     print(f"Grading {len(described)} learners (learner code sandboxed; notebooks not run) ...")
     try:
-        batch = grade(out / "submissions", out / "graded", jobs=args.jobs, progress=not args.quiet)
+        batch = grade(out / "submissions", out / "graded", jobs=args.jobs, progress=not args.quiet,
+                      assignments=args.assignments)
     except GradingError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
+    name_students(out / "graded" / "course", {s: n for s, n in DEMO_NAMES.items() if s in described})
     print()
     print(gradebook_table(out / "graded" / "grades.csv", described))
     print()
     print(batch.summary())
     print("\nWhat each learner did:")
     for student, what in described.items():
-        print(f"  {student:14s} {what}")
+        first, last, _email = DEMO_NAMES.get(student, ("", "", ""))
+        print(f"  {student:14s} {first + ' ' + last:16s} {what}")
     print(f"\nPer-check messages: {out / 'graded' / 'results.csv'}")
     print(f"Feedback pages:     {out / 'graded' / 'feedback'}/<student>/<assignment>.html")
     print(f"nbgrader course:    {out / 'graded' / 'course'} (formgrader, nbgrader export)")
+    print_formgrader_steps(out / "graded")
     return 0
+
+
+def print_formgrader_steps(graded):
+    """How to open formgrader on the graded course, then export: commands to paste in a shell."""
+    course_bin = Path(sys.executable).parent  # the environment that graded: nbgrader and the course's checks
+    print("\nGrade the written answers in formgrader (the course environment's bin/ first on PATH):")
+    print(f"  export PATH={shlex.quote(str(course_bin))}:$PATH")
+    print(f"  cd {shlex.quote(str(graded / 'course'))} && jupyter lab")
+    print("  then, in JupyterLab's menu: Nbgrader › Formgrader.")
+    print('  The banner "The exchange directory … does not exist" is harmless here: grading with')
+    print("  `python -m autograder grade` uses no exchange.")
+    print("Then the final grades, with feedback pages refreshed from the gradebook:")
+    print(f"  python -m autograder export {shlex.quote(str(graded))}")
 
 
 def gradebook_table(grades_csv, described):

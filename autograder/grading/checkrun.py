@@ -17,27 +17,20 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import paths
+from autograder.checks.casefile import UntrustedFileError, read_results_checked, read_untrusted, write_cases
+from autograder.checks.compare import MISSING_RESULT, Outcome
+from autograder.checks.executor import import_failure_message
 from autograder.checks.registry import CHECKS_BY_ID
-from autograder.grading import sandbox
-
-
-@dataclass
-class CheckOutcome:
-    score: float
-    max_score: float
-    message: str
-    # The traceback of an exception in trusted code (case writing, the judge...) that kept
-    # this check from being graded; "" for every normal outcome. The learner sees only
-    # INTERNAL_MESSAGE; the caller logs this and re-runs the check.
-    internal: str = ""
-
+from autograder.grading import provenance, sandbox
+from autograder.specs.cases import BUDGET_CPU_SECONDS, BUDGET_WALL_SECONDS, budget_cases, budget_seed
+from autograder.specs.judge import expectations, judge_results
 
 HIDDEN_IMPORT_MESSAGE = ("Your rnnkit loaded for the published cases but failed to load, or stopped, when it "
                          "was run on the hidden cases: code that runs at import time must not depend on the "
@@ -114,7 +107,7 @@ def _what_happened(run):
 
 
 def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_dir=None, retries=25,
-                          budget_seconds=None, max_same_failures=3):
+                          budget_seconds=None, max_same_failures=3, require_bwrap=False):
     """Scores of the package checks for one submission.
 
     Inputs:
@@ -128,17 +121,19 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
       scores 0 with a message saying so.
     - max_same_failures: stop restarting after this many runs in a row that finished no
       check and ended the same way; the checks left score 0 with a message saying so.
+    - require_bwrap: raise RuntimeError, running nothing, if bubblewrap cannot start a sandbox
+      in this process (grading decided on bubblewrap: a process where it fails must not fall
+      back to a plain subprocess). The answer is kept for the process, so every run agrees.
 
-    Returns (outcomes, runs): outcomes maps check_id -> CheckOutcome (every requested
+    Returns (outcomes, runs): outcomes maps check_id -> compare.Outcome (every requested
     check id, registry order); runs is the list of sandbox.RunResult, for the record.
     An exception in trusted code never costs the learner: the checks it hit get
-    INTERNAL_MESSAGE and the traceback in ``CheckOutcome.internal``, for the caller to log.
+    INTERNAL_MESSAGE and the traceback in ``Outcome.internal``, for the caller to log.
     Everything in the sandbox's folder is read as untrusted, and the folder is removed
     afterwards whatever the learner's code left in it.
     """
-    from autograder.checks.casefile import read_results_checked, write_cases
-    from autograder.specs.judge import expectations, judge_results
-
+    if require_bwrap and not sandbox.bubblewrap_available():
+        raise RuntimeError("bubblewrap (bwrap) cannot start a sandbox in this process; nothing was run")
     limits = limits or sandbox.Limits()
     budget = float(budget_seconds) if budget_seconds is not None else limits.wall_seconds + BUDGET_SLACK
     deadline = time.monotonic() + budget
@@ -284,16 +279,16 @@ def run_submission_checks(course_root, cases, check_ids=None, limits=None, work_
             spec = CHECKS_BY_ID.get(check_id)
             max_score = float(spec.points) if spec else 0.0
             if check_id in internal:
-                outcomes[check_id] = CheckOutcome(0.0, max_score, INTERNAL_MESSAGE, internal[check_id])
+                outcomes[check_id] = Outcome(0.0, max_score, INTERNAL_MESSAGE, internal[check_id])
             elif check_id in forced:
-                outcomes[check_id] = CheckOutcome(0.0, max_score, forced[check_id])
+                outcomes[check_id] = Outcome(0.0, max_score, forced[check_id])
             elif check_id in problems:
-                outcomes[check_id] = CheckOutcome(0.0, max_score, RESULT_PROBLEMS[problems[check_id]])
+                outcomes[check_id] = Outcome(0.0, max_score, RESULT_PROBLEMS[problems[check_id]])
             elif check_id in judged:
                 o = judged[check_id]
-                outcomes[check_id] = CheckOutcome(float(o.score), float(o.max_score), str(o.message))
+                outcomes[check_id] = Outcome(float(o.score), float(o.max_score), str(o.message))
             else:
-                outcomes[check_id] = CheckOutcome(0.0, max_score, "No result was recorded for this function.")
+                outcomes[check_id] = Outcome(0.0, max_score, MISSING_RESULT)
     finally:
         try:
             sandbox.remove_tree(tmp)
@@ -312,8 +307,6 @@ def _stage_package(course_root, dest):
     """Copy the learner's ``rnnkit/`` to dest/rnnkit for the sandbox: Python source files and
     folders only (no links, FIFOs, compiled or native modules), without the shipped tools, read
     with O_NOFOLLOW and capped. Returns dest (bound as the sandbox's /sub)."""
-    from autograder.checks.casefile import UntrustedFileError, read_untrusted
-
     src = Path(course_root) / "rnnkit"
     (dest / "rnnkit").mkdir(parents=True)
     budget = {"files": STAGE_LIMITS["files"], "bytes": STAGE_LIMITS["total_bytes"]}
@@ -352,8 +345,6 @@ def _stage_package(course_root, dest):
 def _host_paths(tmp):
     """Folders of this machine that a message must not show (learner code in the sandbox can
     read them from /proc/self/mountinfo and put them in an error text)."""
-    import sys
-
     here = paths.REPO
     found = {str(here), str(Path(sys.prefix)), str(Path(sys.base_prefix)), str(Path(tmp).parent),
              os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), tempfile.gettempdir(),
@@ -393,8 +384,6 @@ def _prune_out_dir(out_dir, keep):
 def _read_import_record(out_dir):
     """The executor's ``_import.json`` (untrusted: no link followed, no FIFO read, 100 kB at
     most), or None."""
-    from autograder.checks.casefile import UntrustedFileError, read_untrusted
-
     try:
         record = json.loads(read_untrusted(Path(out_dir) / "_import.json", 100_000))
     except (UntrustedFileError, ValueError, RecursionError):
@@ -432,8 +421,6 @@ def _grouped_by_module(check_ids):
 
 
 def _read_json_record(out_dir, name, max_bytes=1_000_000):
-    from autograder.checks.casefile import UntrustedFileError, read_untrusted
-
     try:
         record = json.loads(read_untrusted(Path(out_dir) / name, max_bytes))
     except (UntrustedFileError, ValueError, RecursionError):
@@ -462,8 +449,6 @@ def _import_stall(out_dir, remaining, what):
     """{check_id: message} for the checks lost because the sandbox died or stalled while
     importing a learner module (``_importing.json`` left behind); {} when it did not. The
     marker is removed so that the next run starts clean."""
-    from autograder.checks.executor import import_failure_message
-
     marker = _read_json_record(out_dir, "_importing.json", 100_000)
     with contextlib.suppress(OSError):
         os.unlink(Path(out_dir) / "_importing.json")
@@ -514,10 +499,6 @@ def _provenance_and_budget(course_root, cases, order, results, forced, internal,
 
     Updates ``forced``, ``internal``, ``results`` and ``runs`` in place; returns the budget cases
     whose results were added to ``results`` (to be judged with the other cases, as "values")."""
-    from autograder.checks.casefile import read_results_checked, write_cases
-    from autograder.grading import provenance
-    from autograder.specs.cases import BUDGET_CPU_SECONDS, BUDGET_WALL_SECONDS, budget_cases, budget_seed
-
     for check_id, message in provenance.copied_functions(course_root, order).items():
         forced[check_id] = message
         results.pop(check_id, None)

@@ -2,7 +2,12 @@
 
 SUBS holds one entry per learner: ``SUBS/<student_id>/`` (the learner's filled course
 folder: lessons/, rnnkit/, ...) or ``SUBS/<student_id>.zip`` (a zip of one, with or
-without a top-level folder). Submissions are copied; SUBS is never written.
+without a top-level folder). SUBS may also be what a class hands in through other
+channels, taken as it comes: an nbgrader course directory or its ``submitted/`` folder
+(``nbgrader collect``: ``submitted/<student>/<assignment>/`` with ``timestamp.txt``; see
+``autograder.grading.exchange``), or a Moodle or Canvas "download all submissions" zip
+or its extracted folder (see ``autograder.grading.lms``; ``--roster FILE`` maps the LMS's
+learners to names, emails and SIS ids). Submissions are copied; SUBS is never written.
 
 How a score is decided: learner code never runs unconfined and notebooks are not run.
 Every submission goes through nbgrader's own autograde in the course directory
@@ -35,7 +40,14 @@ OUT is written as follows:
 - ``feedback/<student_id>/<assignment>.html``: the learner's notebook with the trusted
   check results, inert (no script or active HTML from learner content), no hidden test,
   seed, hidden expected value or grader path. The same page is in
-  ``course/feedback/`` for ``nbgrader release_feedback``.
+  ``course/feedback/`` for ``nbgrader release_feedback``. Both folders hold ``_mathjax/``,
+  the local MathJax the pages load (a page moved without it loads MathJax from its CDN).
+- ``submissions.csv``: student_id, assignment, source, submitted_at, late, seconds_late,
+  intake: every hand-in taken in, with its time and lateness when known (nbgrader's
+  timestamp.txt against the course's due dates, Canvas's LATE, Moodle's file time).
+- LMS downloads: ``roster.csv`` (student_id, full name, LMS id, ...: who is who) and the
+  files to import into the LMS's gradebook (``canvas-grades.csv``; ``moodle-worksheet.csv``,
+  ``moodle-gradebook.csv``).
 - ``course/``: the nbgrader course directory (gradebook.db, submitted/, autograded/,
   feedback/) for formgrader and ``nbgrader export``; ``logs/``: this run's logs, with
   ``internal-errors.log`` holding any error of the grader itself.
@@ -49,74 +61,35 @@ be built or would lose hand-entered scores), 2 when the grader itself failed som
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import csv
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import paths
+from autograder import paths, regions
 from autograder.building import course as course_mod
 from autograder.building.release import ReleaseError
 from autograder.checks.registry import checks_for
-from autograder.grading import feedback, nbpre, sandbox, submissions
+from autograder.grading import checkrun, feedback, gradebook, nbpre, nbrunner, sandbox, staging, submissions
+from autograder.grading.limits import CHECK_TIMEOUT
+from autograder.specs.cases import make_cases
 
-TABLES = ["grades.csv", "results.csv", "ungradable.csv", "notes.csv"]
 STATE = ".grading-state.json"  # in OUT/course: fingerprint of the course, hashes of graded submissions
 SEED_FILE = ".grading-seed"  # in OUT/course, mode 600 (also read by nbgrader autograde there)
-RECORDS = ".grading-records"  # in OUT/course: <student>/<assignment>.json, the trusted outcomes
 
 
-def add_arguments(parser):
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__.split("\n\n", 1)[0]
-    parser.epilog = __doc__.split("\n\n", 1)[1]
-    parser.add_argument(
-        "subs", metavar="SUBS", help="folder of <student_id>/ folders and <student_id>.zip files"
-    )
-    parser.add_argument("--out", required=True, metavar="OUT", help="folder for the results (see below)")
-    parser.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="grade N notebooks at once (default 1)"
-    )
-    parser.add_argument("--assignments", nargs="*", metavar="A", help="only these assignments (default: all)")
-    parser.add_argument(
-        "--check-timeout",
-        type=float,
-        default=course_mod.CHECK_TIMEOUT,
-        metavar="S",
-        help="seconds one function's checks may take in the sandbox (default 20)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        help="grading seed for the hidden cases (default: the one kept in "
-        "OUT/course, or a fresh secret one); a different seed grades everything again",
-    )
-    parser.add_argument(
-        "--allow-unsandboxed",
-        action="store_true",
-        help="grade even without bubblewrap: learner code then runs in a plain subprocess with "
-        "resource limits only (it can read your files and use the network)",
-    )
-    parser.add_argument(
-        "--rebuild-course",
-        action="store_true",
-        help="rebuild OUT/course even if it holds scores entered by hand (they are lost: "
-        "export them first with nbgrader export)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
@@ -131,6 +104,7 @@ def run(args):
             progress=not args.quiet,
             allow_unsandboxed=args.allow_unsandboxed,
             rebuild_course=args.rebuild_course,
+            roster=args.roster,
         )
     except GradingError as exc:
         print(f"grade: {exc}", file=sys.stderr)
@@ -157,6 +131,12 @@ class Batch:
     internal_errors: int = 0
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)  # phase -> seconds
+    extra_tables: list = field(default_factory=list)  # names of the intake's own tables (roster, LMS files)
+
+    def absorb(self, phase):
+        """Add a phase's ungradable pairs and notes to the batch's."""
+        self.ungradable += phase.ungradable
+        self.notes += phase.notes
 
     def summary(self):
         n_sub = len({s for s, _a in self.graded} | {s for s, _a, _r in self.ungradable})
@@ -179,6 +159,8 @@ class Batch:
             f"Grades: {self.out / 'grades.csv'}; per check: {self.out / 'results.csv'}; "
             f"feedback: {self.out / 'feedback'}; gradebook: {self.out / 'course' / 'gradebook.db'}"
         )
+        if self.extra_tables:
+            lines.append("Also written: " + ", ".join(str(self.out / name) for name in self.extra_tables))
         return "\n".join(lines)
 
 
@@ -194,28 +176,6 @@ NO_SANDBOX_REFUSAL = (
 )
 
 
-class _Progress:
-    """One tqdm bar on stdout: a step per notebook graded (with its feedback page)."""
-
-    def __init__(self, total, enabled):
-        self.lock = threading.Lock()
-        self.bar = None
-        if enabled and total:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="grading", unit="notebook", file=sys.stdout, dynamic_ncols=True)
-
-    def step(self, text=""):
-        with self.lock:
-            if self.bar is not None:
-                self.bar.set_postfix_str(text[:40], refresh=False)
-                self.bar.update(1)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 # --------------------------------------------------------------------------- the phases
 
 
@@ -224,78 +184,84 @@ def grade(
     out,
     jobs=1,
     assignments=None,
-    check_timeout=course_mod.CHECK_TIMEOUT,
+    check_timeout=CHECK_TIMEOUT,
     seed=None,
     progress=True,
     allow_unsandboxed=False,
     rebuild_course=False,
+    roster=None,
 ):
-    """Grade every submission in ``subs`` into ``out``; returns a Batch (see the module docstring)."""
+    """Grade every submission in ``subs`` into ``out``; returns a Batch (see the module docstring).
+
+    The phases: intake -> stage -> check -> record (nbgrader autograde and feedback) -> tables.
+    """
     started = time.monotonic()
     subs, out = _check_paths(subs, out)
     assignments = _check_assignments(assignments)
     batch = Batch(out)
     batch.sandbox = _decide_sandbox(allow_unsandboxed)
-    out.mkdir(parents=True, exist_ok=True)
-    logs = out / "logs"
-    if logs.is_dir() and not logs.is_symlink():
-        shutil.rmtree(logs)
-    logs.mkdir()
-    course, state = _prepare_course(out / "course", rebuild_course)
-    batch.timings["course"] = time.monotonic() - started
-    seed_changed = _prepare_seed(course, seed)
-    if seed_changed:
-        state["submissions"] = {}
     jobs = max(1, int(jobs))
+    logs = _fresh_logs(out)
+    course, state = _prepare_course(out / "course", rebuild_course)
+    if _prepare_seed(course, seed):
+        state["submissions"] = {}  # a new seed: every submission is graded again
+    batch.timings["course"] = time.monotonic() - started
 
     with tempfile.TemporaryDirectory(prefix="rnn-grade-") as tmp:
         tmp = Path(tmp)
-        phase = time.monotonic()
-        good = _intake(subs, tmp / "subs", batch)
-        batch.timings["intake"] = time.monotonic() - phase
+        internal_file = tmp / "internal-errors.jsonl"  # the nbgrader workers append theirs too
 
-        phase = time.monotonic()
-        todo, fingerprints = _stage_all(good, assignments, course, state, batch)
-        batch.timings["stage"] = time.monotonic() - phase
+        with _timed(batch, "intake"):
+            taken = intake(subs, tmp / "subs", roster)
+        batch.absorb(taken)
+        batch.students = [s.student_id for s in taken.good]
 
-        phase = time.monotonic()
-        _add_students(course, batch.students)
-        internal_file = tmp / "internal-errors.jsonl"
-        _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file)
-        batch.timings["checks"] = time.monotonic() - phase
-        phase = time.monotonic()
-        done = _autograde_all(
-            todo,
-            course,
-            tmp,
-            logs,
-            batch,
-            jobs,
-            progress,
-            check_timeout,
-            allow_unsandboxed and batch.sandbox != "bubblewrap",
-            internal_file,
-        )
-        batch.timings["grading"] = time.monotonic() - phase
+        with _timed(batch, "stage"):
+            staged = stage(taken.good, assignments, course, state["submissions"])
+        batch.absorb(staged)
+        batch.kept = staged.kept
+        for key in staged.forget:
+            state["submissions"].pop(key, None)
 
-        for pair in done:
-            state["submissions"][f"{pair[1]}/{pair[0]}"] = fingerprints[pair]
+        with _timed(batch, "checks"):
+            gradebook.add_students(course, batch.students)
+            taken.whole.prepare_course(course)  # due dates, extensions, learners' names
+            check(staged.todo, taken.good, course, tmp, logs, jobs, check_timeout, internal_file,
+                  require_bwrap=batch.sandbox == "bubblewrap")
+
+        with _timed(batch, "grading"):
+            unsandboxed = allow_unsandboxed and batch.sandbox != "bubblewrap"
+            recorded = record(staged.todo, course, tmp, logs, batch.out / "feedback", jobs, progress,
+                              check_timeout, unsandboxed, internal_file)
+        batch.absorb(recorded)
+        batch.regraded = len(recorded.done)
+        for student, assignment, text in recorded.internal:
+            _append_internal(internal_file, student, assignment, text)
+        for pair in recorded.done:
+            state["submissions"][f"{pair[1]}/{pair[0]}"] = staged.fingerprints[pair]
         _save_state(course, state)
-        batch.internal_errors += _internal_errors_log(internal_file, logs / "internal-errors.log", batch)
+        batch.internal_errors += _internal_errors_log(internal_file, logs / "internal-errors.log")
 
-    phase = time.monotonic()
-    _tables(course, state, batch)
-    batch.timings["tables"] = time.monotonic() - phase
+    with _timed(batch, "tables"):
+        batch.graded, batch.results = tables(course, state["submissions"], batch.ungradable)
     batch.seconds = time.monotonic() - started
     _write_tables(batch, out)
+    batch.extra_tables = taken.whole.write_tables(out, batch.graded, assignments)
     return batch
+
+
+@contextlib.contextmanager
+def _timed(batch, phase):
+    start = time.monotonic()
+    yield
+    batch.timings[phase] = time.monotonic() - start
 
 
 def _check_paths(subs, out):
     subs, out = Path(subs).resolve(), Path(out).resolve()
-    if not subs.is_dir():
-        raise GradingError(f"{subs} is not a folder")
-    if out == subs or subs in out.parents or out in subs.parents:
+    if not subs.is_dir() and not (subs.is_file() and subs.suffix.lower() == ".zip"):
+        raise GradingError(f"{subs} is not a folder (nor a Moodle or Canvas download .zip)")
+    if out == subs or subs in out.parents or (out in subs.parents and subs.is_dir()):
         raise GradingError("OUT must not be inside SUBS or contain it (submissions are never written)")
     if out.exists() and not out.is_dir():
         raise GradingError(f"{out} exists and is not a folder")
@@ -319,6 +285,19 @@ def _decide_sandbox(allow_unsandboxed):
     return "plain subprocess (NOT isolated: --allow-unsandboxed)"
 
 
+def _fresh_logs(out):
+    """OUT/logs, emptied: it holds this run's logs only."""
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    if logs.is_dir() and not logs.is_symlink():
+        shutil.rmtree(logs)
+    logs.mkdir()
+    return logs
+
+
+# --------------------------------------------------------------------------- the course and its state
+
+
 def course_fingerprint():
     """What the course directory is built from: config, instructor notebooks, package, checks."""
     digest = hashlib.sha256(course_mod.config_text().encode())
@@ -334,21 +313,6 @@ def course_fingerprint():
     return digest.hexdigest()
 
 
-def hand_entered(course):
-    """How many scores, extra credits and comments were entered by hand in the course's gradebook."""
-    from nbgrader.api import Comment, Grade, Gradebook
-
-    db = Path(course) / "gradebook.db"
-    if not db.is_file():
-        return 0
-    with Gradebook(f"sqlite:///{db}") as gb:
-        grades = gb.db.query(Grade).filter(
-            (Grade.manual_score.isnot(None)) | (Grade.extra_credit.isnot(None))
-        )
-        comments = gb.db.query(Comment).filter(Comment.manual_comment.isnot(None))
-        return grades.count() + comments.count()
-
-
 def _prepare_course(course, rebuild):
     """The course directory to grade in, and its grading state: kept when current, else (re)built."""
     fingerprint = course_fingerprint()
@@ -357,7 +321,7 @@ def _prepare_course(course, rebuild):
         return course, state
     if course.exists():
         try:
-            entered = hand_entered(course)
+            entered = gradebook.hand_entered(course)
         except Exception as exc:  # noqa: BLE001 - an unreadable gradebook: do not guess
             raise GradingError(
                 f"{course} exists but its gradebook cannot be read ({exc}); move it away or "
@@ -372,7 +336,7 @@ def _prepare_course(course, rebuild):
             raise GradingError(
                 f"{course} {why} and holds {entered} score(s) or comment(s) entered by hand. Grading into "
                 "it would lose them. Either grade into a new --out folder, or export them first "
-                f"(cd {course} && nbgrader export) and pass --rebuild-course."
+                f"(python -m autograder export {course.parent}) and pass --rebuild-course."
             )
     try:
         course_mod.build_course(course, force=True)
@@ -420,16 +384,94 @@ def _prepare_seed(course, seed):
     return old is not None
 
 
-def _intake(subs, work, batch):
-    taken = submissions.collect(subs, work)
-    for sub in taken:
-        for note in sub.notes:
-            batch.notes.append((sub.student_id, "*", note))
-        if sub.folder is None:
-            batch.ungradable.append((sub.student_id, "*", sub.problem))
-    good = [s for s in taken if s.folder is not None]
-    batch.students = [s.student_id for s in good]
-    return good
+# --------------------------------------------------------------------------- intake and stage
+
+
+@dataclass
+class Intake:
+    good: list  # submissions.Submission taken in (a folder to grade)
+    ungradable: list = field(default_factory=list)  # (student, "*", reason)
+    notes: list = field(default_factory=list)  # (student, "*" or assignment, note)
+    whole: submissions.Intake | None = None  # as taken in (its tables: submissions.csv, roster.csv, ...)
+
+
+def intake(subs, work, roster=None):
+    """Take every submission of SUBS into ``work`` (copied, checked, repaired); returns an Intake."""
+    from autograder.grading.lms import RosterError
+
+    try:
+        whole = submissions.take_in(subs, work, roster=roster)
+    except (submissions.IntakeError, RosterError) as exc:
+        raise GradingError(str(exc)) from exc
+    return Intake(good=whole.good(), ungradable=whole.ungradable_rows(), notes=whole.note_rows(), whole=whole)
+
+
+@dataclass
+class Staged:
+    todo: list = field(default_factory=list)  # (assignment, student) to autograde in this run
+    fingerprints: dict = field(default_factory=dict)  # (assignment, student) -> hash of what was staged
+    kept: int = 0  # pairs unchanged since an earlier run (not graded again)
+    forget: list = field(default_factory=list)  # "student/assignment": the earlier grade no longer stands
+    ungradable: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def stage(good, assignments, course, graded_before):
+    """Stage every (student, assignment) into course/submitted; returns a Staged.
+
+    ``graded_before`` maps "student/assignment" to the hash of the submission graded last
+    time: an unchanged submission whose autograded notebook exists is kept, not graded again.
+    """
+    staged = Staged()
+    for sub in good:
+        for assignment in assignments:
+            pair, key = (assignment, sub.student_id), f"{sub.student_id}/{assignment}"
+            if not sub.submitted(assignment):  # nbgrader's exchange: not handed in, nothing to grade
+                continue
+            if sub.folder_for(assignment) is None:
+                staged.ungradable.append((sub.student_id, assignment, sub.problem_for(assignment)))
+                staged.forget.append(key)
+                continue
+            try:
+                target = _stage_one(sub, assignment, course, staged.notes)
+                submissions.stage_extras(sub, assignment, target)
+                staged.fingerprints[pair] = _tree_hash(target)
+            except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
+                reason = f"could not be staged for nbgrader: {exc}"
+                staged.ungradable.append((sub.student_id, assignment, reason))
+                staged.forget.append(key)
+                continue
+            autograded = course / "autograded" / sub.student_id / assignment / f"{assignment}.ipynb"
+            if graded_before.get(key) == staged.fingerprints[pair] and autograded.is_file():
+                staged.kept += 1
+            else:
+                staged.todo.append(pair)
+    return staged
+
+
+def _stage_one(sub, assignment, course, notes):
+    """Stage one (student, assignment) into course/submitted/ (notes go to ``notes``); returns that folder."""
+    student, folder = sub.student_id, sub.folder_for(assignment)
+    lessons = folder / "lessons"
+    lessons.mkdir(exist_ok=True)
+    target = lessons / f"{assignment}.ipynb"
+    found = submissions.find_notebook(folder, assignment)
+    released = course / "release" / assignment / f"{assignment}.ipynb"
+    reason = ""
+    if found is None:
+        reason = "notebook missing"
+    else:
+        try:
+            nb = submissions.read_notebook(found)
+            notes += [(student, assignment, note) for note in submissions.repair_notebook(nb)]
+            submissions.write_notebook(nb, target)
+        except (submissions.IntakeError, OSError) as exc:
+            reason = str(exc)
+    if reason:
+        shutil.copyfile(released, target)
+        notes.append((student, assignment, f"{reason}: graded with the released notebook, so written "
+                      "answers in it were not collected (your rnnkit was graded as usual)"))
+    return staging.stage_submission(folder, course, student, assignment)
 
 
 def _tree_hash(folder):
@@ -441,74 +483,15 @@ def _tree_hash(folder):
     return digest.hexdigest()
 
 
-def _stage_all(good, assignments, course, state, batch):
-    """Stage every (student, assignment) into course/submitted; returns (pairs to grade, fingerprints)."""
-    todo, fingerprints = [], {}
-    for sub in good:
-        for assignment in assignments:
-            pair = (assignment, sub.student_id)
-            try:
-                target = _stage(sub, assignment, course, batch)
-                fingerprints[pair] = _tree_hash(target)
-            except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
-                batch.ungradable.append(
-                    (sub.student_id, assignment, f"could not be staged for nbgrader: {exc}")
-                )
-                state["submissions"].pop(f"{sub.student_id}/{assignment}", None)
-                continue
-            autograded = course / "autograded" / sub.student_id / assignment / f"{assignment}.ipynb"
-            if (
-                state["submissions"].get(f"{sub.student_id}/{assignment}") == fingerprints[pair]
-                and autograded.is_file()
-            ):
-                batch.kept += 1
-            else:
-                todo.append(pair)
-    return todo, fingerprints
+# --------------------------------------------------------------------------- check
 
 
-def _stage(sub, assignment, course, batch):
-    """Stage one (student, assignment) into course/submitted/; returns that folder."""
-    student = sub.student_id
-    lessons = sub.folder / "lessons"
-    lessons.mkdir(exist_ok=True)
-    target = lessons / f"{assignment}.ipynb"
-    found = submissions.find_notebook(sub.folder, assignment)
-    released = course / "release" / assignment / f"{assignment}.ipynb"
-    reason = ""
-    if found is None:
-        reason = "notebook missing"
-    else:
-        try:
-            nb = submissions.read_notebook(found)
-            for note in submissions.repair_notebook(nb):
-                batch.notes.append((student, assignment, note))
-            submissions.write_notebook(nb, target)
-        except (submissions.IntakeError, OSError) as exc:
-            reason = str(exc)
-    if reason:
-        shutil.copyfile(released, target)
-        batch.notes.append(
-            (
-                student,
-                assignment,
-                f"{reason}: graded with the released notebook, so written "
-                "answers in it were not collected (your rnnkit was graded as usual)",
-            )
-        )
-    return course_mod.stage_submission(sub.folder, course, student, assignment)
-
-
-def _add_students(course, students):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in students:
-            gb.update_or_create_student(student)
-
-
-def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file):
+def check(todo, good, course, tmp, logs, jobs, check_timeout, internal_file, require_bwrap=True):
     """Run each learner's package checks once, in the sandbox, for all the assignments to grade.
+
+    With ``require_bwrap`` (grading decided on bubblewrap), a check process where bubblewrap
+    fails runs nothing: the failure is logged as the grader's own, and nbgrader's TrustedChecks
+    refuses those learners in turn, so no learner code runs outside the sandbox unannounced.
 
     One sandbox run (and one time budget) per learner instead of one per notebook; the
     outcomes go to tmp/outcomes/<student>/<assignment>.json, where the course's
@@ -517,18 +500,12 @@ def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file
     process that forks (to start a sandbox) while another of its threads is inside
     OpenBLAS can deadlock in OpenBLAS's fork handler.
     """
-    import multiprocessing
-
     seed = int((course / SEED_FILE).read_text().strip())
-    folders = {s.student_id: str(s.folder) for s in good}
-    wanted = {}
-    for assignment, student in todo:
-        wanted.setdefault(student, []).append(assignment)
-    tasks = [(student, folders[student], wanted[student]) for student in sorted(wanted)]
+    tasks = submissions.check_tasks(good, todo)  # one per learner (per hand-in for nbgrader's exchange)
     if not tasks:
         return
     (tmp / "sandbox").mkdir(exist_ok=True)
-    common = (seed, float(check_timeout), str(tmp), str(logs))
+    common = (seed, float(check_timeout), str(tmp), str(logs), require_bwrap)
     context = multiprocessing.get_context("spawn")
     # Twice as many processes as jobs: each mostly waits for its sandbox to start and finish.
     with ProcessPoolExecutor(max_workers=min(2 * jobs, len(tasks)), mp_context=context) as pool:
@@ -542,10 +519,8 @@ def _check_all(todo, good, course, tmp, logs, jobs, check_timeout, internal_file
 
 def _check_learner(task, common):
     """One learner's checks (in a check-phase process); writes the outcomes per assignment."""
-    from autograder.grading import checkrun
-
     student, folder, assignments = task
-    seed, check_timeout, tmp, logs = common
+    seed, check_timeout, tmp, logs, require_bwrap = common
     ids = [c.check_id for a in assignments for c in checks_for(a)]
     if not ids:
         return
@@ -553,7 +528,8 @@ def _check_learner(task, common):
                             wall_seconds=check_timeout * len(ids) + 60, idle_seconds=check_timeout)
     cases = _cases_for(seed, tuple(ids))
     work = Path(tmp) / "sandbox"
-    outcomes, runs = checkrun.run_submission_checks(Path(folder), cases, ids, limits, work_dir=work)
+    outcomes, runs = checkrun.run_submission_checks(Path(folder), cases, ids, limits, work_dir=work,
+                                                    require_bwrap=require_bwrap)
     _sandbox_log(Path(logs) / f"sandbox-{student}.log", runs)
     # an internal error in an outcome is logged by TrustedChecks when it takes the outcome
     for assignment in assignments:
@@ -564,86 +540,71 @@ def _check_learner(task, common):
 @functools.lru_cache(maxsize=16)
 def _cases_for(seed, ids):
     """The cases of these checks (the same for every learner of a batch: made once per process)."""
-    from autograder.specs.cases import make_cases
-
     return make_cases(seed, check_ids=list(ids))
 
 
 def _sandbox_log(path, runs):
     """What the sandbox runs printed (the ends of stdout and stderr), for the instructor."""
-    with open(path, "w", encoding="utf-8") as log:
+    with open(path, "a", encoding="utf-8") as log:  # a learner's hand-ins may each have a run
         for r in runs:
             stdout, stderr = (x[-5000:].decode(errors="replace") for x in (r.stdout, r.stderr))
             log.write(f"exit {r.returncode} stopped={r.killed_reason or '-'} {r.seconds:.1f}s "
                       f"sandboxed={r.sandboxed}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n")
 
 
-def _autograde_all(
-    todo, course, tmp, logs, batch, jobs, progress, check_timeout, allow_unsandboxed, internal_file
-):
-    """nbgrader autograde (with the trusted pipeline) and feedback for each pair; returns the pairs done."""
+# --------------------------------------------------------------------------- record and feedback
+
+
+def record(todo, course, tmp, logs, feedback_dir, jobs, progress, check_timeout, allow_unsandboxed,
+           internal_file):
+    """nbgrader autograde (with the trusted pipeline) and the feedback page for each pair.
+
+    Returns a nbrunner.Recorded (the pairs done, notes, ungradable pairs, the grader's own errors).
+    """
     config = {
         "TrustedChecks": {
             "check_timeout": float(check_timeout),
             "allow_unsandboxed": bool(allow_unsandboxed),
-            "record_dir": str(course / RECORDS),
+            "record_dir": str(course / gradebook.RECORDS),
             "internal_errors": str(internal_file),
             "work_dir": str(tmp / "sandbox"),
             "precomputed_dir": str(tmp / "outcomes"),
         }
     }
-    forbidden = [feedback.HIDDEN_BEGIN, feedback.HIDDEN_END, *_hidden_lines(course)]
+    forbidden = feedback_forbidden(course)
+    workers = nbrunner.Workers(course, course_mod.nbgrader_env(), logs, tmp, config, feedback_dir, forbidden)
+    return nbrunner.autograde_all(todo, course, workers, jobs, progress)
+
+
+def feedback_forbidden(course):
+    """What no feedback page of this course may show: ``write_feedback``'s ``forbidden`` list.
+
+    Inputs:
+    - course: the nbgrader course directory grading wrote (OUT/course, holding source/ and the seed)
+
+    Returns:
+    - list of str: the hidden-test region markers, the lines inside hidden-test regions of the
+      source notebooks, and the grading seed (unless shorter than 8 characters)
+    """
+    course = Path(course)
+    forbidden = [*regions.HIDDEN_TESTS, *_hidden_lines(course)]
     seed = (course / SEED_FILE).read_text().strip()
     if len(seed) >= 8:  # a short seed (tests) would match any page by chance
         forbidden.append(seed)
-    runner = _Workers(course, course_mod.nbgrader_env(), logs, tmp, config, batch.out / "feedback", forbidden)
-    bar = _Progress(len(todo), progress)
-    done, failures = set(), {}
+    return forbidden
 
-    def run_chunk(chunk):
-        return runner.run(chunk, on_done=lambda: bar.step("notebook"))
 
-    for attempt in ("as submitted", "locked", "released"):
-        pairs = sorted(todo) if attempt == "as submitted" else sorted(failures)
-        if attempt == "locked":  # a busy SQLite gradebook: the same notebooks once more
-            pairs = [p for p in pairs if "database is locked" in failures[p]]
-        if (
-            attempt == "released"
-        ):  # nbgrader could not grade the learner's notebook: the released one stands in
-            pairs = [p for p in sorted(failures) if "database is locked" not in failures[p]
-                     and nbpre.INTERNAL_ERROR not in failures[p]]
-            for assignment, student in pairs:
-                submitted = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-                shutil.copyfile(course / "release" / assignment / f"{assignment}.ipynb", submitted)
-                batch.notes.append((student, assignment, _failure_note(failures[(assignment, student)])))
-        if not pairs:
+def _hidden_lines(course):
+    lines = []
+    for path in sorted((course / "source").glob("*/*.ipynb")):
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             continue
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            outcomes = {}
-            for part in pool.map(run_chunk, _chunks(pairs, jobs)):
-                outcomes.update(part)
-        for pair, (ok, error, page) in outcomes.items():
-            if ok:
-                done.add(pair)
-                failures.pop(pair, None)
-                if page != "ok":
-                    assignment, student = pair
-                    if page.startswith("error:"):
-                        _append_internal(internal_file, student, assignment, "feedback page: " + page)
-                        page = "withheld: the page could not be made"
-                    batch.notes.append((student, assignment, f"feedback {page}"))
-            else:
-                failures[pair] = error
-    bar.close()
-    for (assignment, student), error in sorted(failures.items()):
-        if nbpre.INTERNAL_ERROR not in error:  # TrustedChecks logged its own errors already
-            _append_internal(internal_file, student, assignment,
-                             f"nbgrader autograde failed, even with the released notebook:\n{error}")
-        reason = ("the grader failed on this submission (not your doing); your instructor will see "
-                  "logs/internal-errors.log and grade it again")
-        batch.ungradable.append((student, assignment, reason))
-    batch.regraded = len(done)
-    return done
+        for cell in nb.get("cells", []):
+            source = cell.get("source", "")
+            lines += feedback.hidden_lines("".join(source) if isinstance(source, list) else source)
+    return lines
 
 
 def _append_internal(path, student, assignment, text):
@@ -651,8 +612,8 @@ def _append_internal(path, student, assignment, text):
         f.write(json.dumps({"student": student, "assignment": assignment, "error": text}) + "\n")
 
 
-def _internal_errors_log(jsonl, log_path, batch):
-    """Turn the workers' JSON lines into logs/internal-errors.log; returns how many there were."""
+def _internal_errors_log(jsonl, log_path):
+    """Turn the JSON lines of the grader's own errors into logs/internal-errors.log; returns their count."""
     try:
         lines = Path(jsonl).read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -670,147 +631,21 @@ def _internal_errors_log(jsonl, log_path, batch):
     return len(entries)
 
 
-class _Workers:
-    """Runs ``autograder.grading.nbworker`` processes over lists of (assignment, student)."""
-
-    def __init__(self, course, env, logs, tmp, config, feedback_dir, forbidden):
-        self.course, self.env, self.logs, self.tmp, self.config = course, env, logs, tmp, config
-        self.feedback_dir, self.forbidden = feedback_dir, forbidden
-        self.seconds_per_pair = 120.0 + 10 * float(config["TrustedChecks"]["check_timeout"])
-        self.lock = threading.Lock()
-        self.count = 0
-
-    def run(self, pairs, on_done=None):
-        """{(assignment, student): (ok, error text, feedback status)} for every pair."""
-        if not pairs:
-            return {}
-        with self.lock:
-            self.count += 1
-            n = self.count
-        job_file = self.tmp / f"job-{n}.json"
-        results = self.tmp / f"results-{n}.jsonl"
-        job = {
-            "course": str(self.course),
-            "pairs": [list(p) for p in pairs],
-            "config": self.config,
-            "results": str(results),
-            "feedback": str(self.feedback_dir),
-            "forbidden": self.forbidden,
-        }
-        job_file.write_text(json.dumps(job))
-        with open(self.logs / f"autograde-{n}.log", "w", encoding="utf-8") as log:
-            command = [sys.executable, "-m", "autograder.grading.nbworker", str(job_file)]
-            proc = subprocess.Popen(
-                command,
-                cwd=self.course,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-            reported = 0
-            # A backstop: no notebook may hold the batch up for long (the worker is stopped; the
-            # notebooks it had not finished are reported and tried again with the released one).
-            deadline = time.monotonic() + self.seconds_per_pair * len(pairs)
-            while True:
-                try:
-                    proc.wait(timeout=0.3)
-                    finished = True
-                except subprocess.TimeoutExpired:
-                    finished = False
-                    if time.monotonic() > deadline:
-                        proc.kill()
-                        proc.wait()
-                        finished = True
-                if on_done is not None and results.is_file():
-                    with open(results, encoding="utf-8") as f:
-                        count = sum(1 for _ in f)
-                    for _ in range(count - reported):
-                        on_done()
-                    reported = count
-                if finished:
-                    break
-        outcome = {tuple(p): (False, "the grading worker stopped before this notebook", "") for p in pairs}
-        if results.is_file():
-            for line in results.read_text(encoding="utf-8").splitlines():
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    continue
-                key = (item["assignment"], item["student"])
-                outcome[key] = (bool(item["success"]), item.get("error", ""), item.get("feedback", ""))
-        return outcome
+# --------------------------------------------------------------------------- tables
 
 
-def _chunks(items, n):
-    """n nearly equal contiguous slices of items (no empty ones)."""
-    items = list(items)
-    n = max(1, min(n, len(items)))
-    size, extra = divmod(len(items), n)
-    out, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        out.append(items[start:end])
-        start = end
-    return [c for c in out if c]
+def tables(course, graded_state, ungradable):
+    """grades.csv and results.csv rows, read back from the gradebook and the trusted records.
 
-
-def _failure_note(error):
-    text = str(error)
-    if "KeyError" in text or "MissingEntry" in text:
-        why = "its graded cells do not match the released notebook (cells deleted or changed?)"
-    elif "checksum" in text.lower():
-        why = "a locked or test cell was changed in a way nbgrader cannot repair"
-    else:
-        why = "nbgrader could not read it"
-    return (
-        f"your notebook could not be graded as submitted: {why}. The released notebook stands in, so "
-        "written answers in it were not collected (your rnnkit was graded as usual)"
-    )
-
-
-def _hidden_lines(course):
-    lines = []
-    for path in sorted((course / "source").glob("*/*.ipynb")):
-        try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for cell in nb.get("cells", []):
-            source = cell.get("source", "")
-            lines += feedback.hidden_lines("".join(source) if isinstance(source, list) else source)
-    return lines
-
-
-def _tables(course, state, batch):
-    """grades.csv and results.csv rows, read back from the gradebook and the trusted records."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    this_run = {(s, a) for s, a, _r in batch.ungradable}
-    refused = {s for s, a, _r in batch.ungradable if a == "*"}  # the whole submission, this time
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for key in sorted(state["submissions"]):
-            student, assignment = key.split("/", 1)
-            if (student, assignment) in this_run or student in refused:
-                continue
-            try:
-                sub = gb.find_submission(assignment, student)
-                nb = gb.find_submission_notebook(assignment, assignment, student)
-            except MissingEntry:
-                continue
-            batch.graded[(student, assignment)] = (float(sub.score), float(sub.max_score))
-            try:
-                record = json.loads(
-                    (course / RECORDS / student / f"{assignment}.json").read_text(encoding="utf-8")
-                )
-            except (OSError, ValueError):
-                record = {}
-            scores = {g.name: (float(g.score), float(g.max_score)) for g in nb.grades}
-            for spec in checks_for(assignment):
-                if spec.grade_id in scores:
-                    score, max_score = scores[spec.grade_id]
-                    message = (record.get(spec.check_id) or {}).get("message", "")
-                    batch.results.append((student, assignment, spec.check_id, score, max_score, message))
+    Every pair graded in this run or before is listed, except those this run found ungradable
+    and every pair of a learner whose whole submission was refused this time.
+    Returns (graded, results) as gradebook.read_grades does.
+    """
+    this_run = {(s, a) for s, a, _r in ungradable}
+    refused = {s for s, a, _r in ungradable if a == "*"}
+    pairs = [tuple(key.split("/", 1)) for key in sorted(graded_state)]
+    pairs = [(s, a) for s, a in pairs if (s, a) not in this_run and s not in refused]
+    return gradebook.read_grades(course, pairs)
 
 
 def _write_tables(batch, out):

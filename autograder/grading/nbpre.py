@@ -22,6 +22,7 @@ user, next to the gradebook; so it is not done.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -33,8 +34,10 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
+from autograder.checks.compare import MISSING_RESULT, Outcome
 from autograder.checks.registry import checks_for
 from autograder.grading import checkrun, sandbox, sanitize
+from autograder.grading.limits import CHECK_TIMEOUT
 from autograder.specs.cases import make_cases
 
 # In the text of the exception TrustedChecks raises when the grader itself failed: no grade is
@@ -104,7 +107,8 @@ class TrustedChecks(NbGraderPreprocessor):
     seed_file = Unicode("", help="file holding the grading seed (made on first use, mode 600)").tag(
         config=True
     )
-    check_timeout = Float(20.0, help="seconds one function's checks may take in the sandbox").tag(config=True)
+    check_timeout = Float(CHECK_TIMEOUT, help="seconds one function's checks may take in the sandbox").tag(
+        config=True)
     allow_unsandboxed = Bool(False, help="grade without bubblewrap (learner code is then NOT isolated)").tag(
         config=True
     )
@@ -138,7 +142,7 @@ class TrustedChecks(NbGraderPreprocessor):
                 f.write(json.dumps({"student": student, "assignment": assignment, "error": text}) + "\n")
 
     def outcomes(self, submitted, student, assignment):
-        """{check_id: CheckOutcome} of this assignment's checks for the submitted folder."""
+        """{check_id: Outcome} of this assignment's checks for the submitted folder."""
         ids = [s.check_id for s in checks_for(assignment)]
         if not ids:
             return {}
@@ -168,7 +172,8 @@ class TrustedChecks(NbGraderPreprocessor):
         work = self.work_dir or None
         if work:
             Path(work).mkdir(parents=True, exist_ok=True)
-        outcomes, _runs = checkrun.run_submission_checks(submitted, cases, ids, limits, work_dir=work)
+        outcomes, _runs = checkrun.run_submission_checks(submitted, cases, ids, limits, work_dir=work,
+                                                         require_bwrap=not self.allow_unsandboxed)
         return outcomes
 
     def preprocess(self, nb, resources):
@@ -205,9 +210,7 @@ class TrustedChecks(NbGraderPreprocessor):
                 continue
             outcome = outcomes.get(spec.check_id)
             if outcome is None:
-                outcome = checkrun.CheckOutcome(
-                    0.0, float(spec.points), "No result was recorded for this check."
-                )
+                outcome = Outcome(0.0, float(spec.points), MISSING_RESULT)
             score = min(max(float(outcome.score), 0.0), float(spec.points))
             cell.outputs = check_outputs(score, float(spec.points), outcome.message)
             cell.execution_count = None
@@ -239,6 +242,7 @@ def guard_submitted_files():
         return
     original = Autograde.init_assignment
 
+    @functools.wraps(original)
     def init_assignment(self, assignment_id, student_id):
         folder = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, assignment_id)
         special = _special_entries(folder)
@@ -252,7 +256,7 @@ def guard_submitted_files():
 
 
 def write_outcomes(path, outcomes):
-    """Save {check_id: CheckOutcome} (written by the trusted side only) as JSON, atomically."""
+    """Save {check_id: Outcome} (written by the trusted side only) as JSON, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {c: {"score": o.score, "max_score": o.max_score, "message": o.message,
@@ -263,13 +267,13 @@ def write_outcomes(path, outcomes):
 
 
 def read_outcomes(path):
-    """{check_id: CheckOutcome} saved by ``write_outcomes``, or None if there is no such file."""
+    """{check_id: Outcome} saved by ``write_outcomes``, or None if there is no such file."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return {c: checkrun.CheckOutcome(float(d["score"]), float(d["max_score"]), str(d["message"]),
-                                     str(d.get("internal", ""))) for c, d in data.items()}
+    return {c: Outcome(float(d["score"]), float(d["max_score"]), str(d["message"]),
+                       str(d.get("internal", ""))) for c, d in data.items()}
 
 
 def _special_entries(folder):

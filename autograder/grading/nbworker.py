@@ -22,6 +22,13 @@ import os
 import sys
 import traceback
 
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.grading import feedback
+
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
@@ -29,13 +36,6 @@ def main(argv=None):
         job = json.load(f)
     course = job["course"]
     os.chdir(course)
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    from autograder.grading import feedback
-
     config = PyFileConfigLoader("nbgrader_config.py", path=course).load_config()
     config.merge(Config(job.get("config", {})))
     config.CourseDirectory.root = course

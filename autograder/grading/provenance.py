@@ -31,7 +31,7 @@ checked and is refused as well.
 
 ``copied_functions(course_root, check_ids)`` -> {check_id: message} for the refused ones.
 ``python -m autograder.grading.provenance`` prints the similarity of every reference solution
-and every correct variant of tests/mutants.py (the margins).
+and every right alternative of the checks' specs (autograder/specs/; the margins).
 """
 
 from __future__ import annotations
@@ -594,30 +594,30 @@ def scores(course_root, check_ids, k=None, w=None, modules=None):
 
 def measure(repo=None):
     """Margins (``python -m autograder.grading.provenance``): the highest score of a legitimate function
-    (every reference solution, every correct variant and every mutant of tests/mutants.py) and
+    (every reference solution, and every right alternative and mutant of the checks' specs) and
     the lowest of the disguised copies of tests/test_attacks_points.py, at several (K, W)."""
     import sys
 
+    from autograder.checks.registry import CHECKS
+    from autograder.specs import SPECS
+    from autograder.specs.spec import mutate
+
     repo = Path(repo or paths.RNNKIT.parent)
     sys.path.insert(0, str(repo / "tests"))
-    from mutants import MUTANTS, VARIANTS
     from test_attacks_points import FAST_COPIES, GRADCHECK_COPY, NUMERIC
-    from test_mutations import mutate
-
-    from autograder.checks.registry import CHECKS
 
     key = read_package(repo)
     for k, w in [(8, 6), (10, 6), (K, W), (15, 8)]:
         legit = [(max(v.values()), f"reference {c}")
                  for c, v in scores(None, [s.check_id for s in CHECKS], k, w, key).items()]
-        for kind, table in (("variant", VARIANTS), ("mutant", MUTANTS)):
-            for check_id, items in table.items():
-                module, function = check_id.split(".")
-                for item in items:
+        for kind, field in (("variant", "right"), ("mutant", "mutants")):
+            for spec in SPECS.values():
+                module, function = spec.check_id.split(".")
+                for item in getattr(spec, field):
                     text = mutate((paths.RNNKIT / f"{module}.py").read_text(), function, item[1])
                     modules = {**key, module: module_from_source(module, text)}
-                    got = scores(None, [check_id], k, w, modules)[check_id]
-                    legit.append((max(got.values()), f"{kind} {check_id}: {item[0]}"))
+                    got = scores(None, [spec.check_id], k, w, modules)[spec.check_id]
+                    legit.append((max(got.values()), f"{kind} {spec.check_id}: {item[0]}"))
         for check_id, (module, function, helpers, body) in NUMERIC.items():
             text = mutate((paths.RNNKIT / f"{module}.py").read_text(), function, body.lstrip("\n")) + helpers
             got = scores(None, [check_id], k, w, {**key, module: module_from_source(module, text)})[check_id]

@@ -171,7 +171,7 @@ def _runtime():
 @functools.lru_cache(maxsize=1)
 def bubblewrap_available():
     """True when ``bwrap`` exists and can start a sandbox with our options here."""
-    if shutil.which("bwrap") is None or os.environ.get("RNN_COURSE_NO_BWRAP"):
+    if shutil.which("bwrap") is None:
         return False
     try:
         result = _run(["print(6*7)"], extra_ro={}, rw_dirs={}, sys_path=[], limits=Limits(wall_seconds=30),
@@ -602,7 +602,7 @@ def run_python(code_lines, *, read_only=None, writable=None, sys_path=(), limits
     - read_only: dict host path -> path inside the sandbox, bound read-only.
     - writable: dict host dir -> path inside the sandbox, bound read-write (results).
       Without bubblewrap the host paths themselves are used: pass paths that are
-      the same inside and out, or build the code from ``sandbox_paths``.
+      the same inside and out.
     - sys_path: paths (inside the sandbox) appended to sys.path after numpy's.
     - limits: Limits.
     - progress_names: file names whose first appearance at the top of a writable folder

@@ -13,11 +13,16 @@ feedback page, it goes through this module:
   parser (the one formgrader and the feedback use); anything the check does not accept
   falls back to a plainer form, at worst the source shown as a code block.
 - ``sanitize_notebook(nb, placeholder_paths)``: both of the above for every cell, raw
-  cells shown as code blocks, metadata reduced to what nbgrader needs, attachments and
-  widget state removed, grader paths replaced by ``<grader folder>``.
+  cells shown as code blocks, metadata reduced to what nbgrader needs and to what the
+  notebook shows collapsed, attachments and widget state removed, grader paths replaced by
+  ``<grader folder>`` and the learner's own folder (named by the set-up cell's output) by
+  ``<your course folder>``.
 - ``feedback_html(nb, title)``: a standalone HTML page (nbconvert's "lab" template
-  without require.js, widgets or mermaid), checked by ``inert_problems`` before it is
-  returned: the only scripts allowed are the exporter's MathJax loader and config.
+  without require.js, widgets or mermaid; cells collapsed in the notebook collapsed on the
+  page), checked by ``inert_problems`` before it is returned: the only scripts allowed are
+  the page's MathJax loader (a local copy, by relative path), its configuration and the
+  fallback to the CDN (each by exact text); ``with_mathjax_src`` makes the copy for
+  nbgrader's feedback folder, one folder deeper.
 
 Every function works on ``nbformat.NotebookNode`` objects and on plain dicts.
 """
@@ -92,6 +97,56 @@ def _cut(text, limit):
         return text, False
     keep = limit - 80  # the result, note included, fits in ``limit`` (so cutting twice changes nothing)
     return text[:keep] + f"\n[... {len(text) - keep:,} characters cut: too long to show ...]\n", True
+
+
+# The lessons' set-up cell prints the learner's own folder (autograder.checks.notebook.show_setup):
+# "Using your rnnkit in <folder>/rnnkit; checks from ..." or, when another rnnkit shadows it,
+# "... not the copy in your course folder <folder>." That folder (a home folder, a temporary
+# folder on the machine that ran it) is shown as LEARNER_FOLDER wherever it appears in outputs.
+LEARNER_FOLDER = "<your course folder>"
+_LEARNER_FOLDER_RES = (
+    re.compile(r"Using your rnnkit in (?P<folder>[^\n;]{2,300}?)[/\\]rnnkit; checks from "),
+    re.compile(r"not the copy in your course folder (?P<folder>[^\n]{2,300}?)\.\n"),
+)
+_ABSOLUTE_RE = re.compile(r"^(?:/|[A-Za-z]:[/\\]|\\\\)[^/\\]")  # /x, C:\x, \\server
+
+
+def learner_folders(texts):
+    """The learner's course folders named by the set-up cell's message in ``texts`` (strings).
+
+    Only absolute paths with at least one name in them count (never "/" alone), and
+    LEARNER_FOLDER itself is not one (so replacing is idempotent). At most 8 are returned.
+    """
+    found = []
+    for text in texts:
+        for regex in _LEARNER_FOLDER_RES:
+            for m in regex.finditer(text):
+                folder = m.group("folder").strip()
+                if _ABSOLUTE_RE.match(folder) and LEARNER_FOLDER not in folder and folder not in found:
+                    found.append(folder)
+                if len(found) >= 8:
+                    return found
+    return found
+
+
+def _output_texts(outputs):
+    for output in outputs:
+        yield _text(output.get("text"))
+        yield _text((output.get("data") or {}).get(TEXT_MIME))
+        yield _text(output.get("evalue"))
+        yield from (line for line in output.get("traceback") or () if isinstance(line, str))
+
+
+def _replace_learner_folders(value, folders):
+    if isinstance(value, str):
+        for folder in sorted(folders, key=len, reverse=True):
+            value = value.replace(folder, LEARNER_FOLDER)
+        return value
+    if isinstance(value, list):
+        return [_replace_learner_folders(v, folders) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_learner_folders(v, folders) for k, v in value.items()}
+    return value
 
 
 def replace_paths(text, placeholder_paths=()):
@@ -592,6 +647,14 @@ def _clean_cell_metadata(meta):
     new = {}
     if isinstance(meta.get("nbgrader"), dict):
         new["nbgrader"] = meta["nbgrader"]
+    # What the notebook shows collapsed stays collapsed on the page (booleans only).
+    jupyter = meta.get("jupyter")
+    if isinstance(jupyter, dict):
+        hidden = {k: True for k in ("source_hidden", "outputs_hidden") if jupyter.get(k) is True}
+        if hidden:
+            new["jupyter"] = hidden
+    if meta.get("collapsed") is True:
+        new["collapsed"] = True
     tags = meta.get("tags")
     if isinstance(tags, list):
         tags = [t for t in tags if isinstance(t, str) and _TAG_RE.match(t)]
@@ -667,6 +730,10 @@ def sanitize_notebook(nb, placeholder_paths=()):
             notes += sanitize_outputs(new, budget)  # cut first: a 50 MB print is not searched
             new["outputs"] = _replace_paths_deep(new["outputs"], paths)
         new_cells.append(new)
+    code_cells = [c for c in new_cells if c["cell_type"] == "code"]
+    folders = learner_folders(text for c in code_cells for text in _output_texts(c["outputs"]))
+    for cell in code_cells if folders else ():
+        cell["outputs"] = _replace_learner_folders(cell["outputs"], folders)
     nb["cells"] = new_cells
     for key in [k for k in nb if k not in ("cells", "metadata", "nbformat", "nbformat_minor")]:
         del nb[key]
@@ -690,16 +757,54 @@ def _as_nodes(nb):
 
 # ----------------------------------------------------------------------------- HTML
 
-# The exporter's own scripts, exactly: the MathJax loader (nbconvert's default URL, with the
-# Safe extension, which disables \href to javascript: and the like in learner TeX) and its
-# inline configuration (sha256 of the script text as nbconvert 7.17 writes it).
-MATHJAX_SRC = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe"
-MATHJAX_CONFIG_SHA256 = "5cf2a413795fed9c851c83392973c2113145e3e8a57e5329592033a24b91432f"
+# The page's own scripts, exactly:
+# - the MathJax loader: a local copy of MathJax 2 (the one the ``jupyter-server-mathjax``
+#   package ships, copied beside the pages by ``autograder.grading.feedback``) at a relative
+#   path: ``../_mathjax/`` for ``OUT/feedback/<student>/<assignment>.html`` and ``../../_mathjax/``
+#   for nbgrader's ``course/feedback/<student>/<assignment>/<assignment>.html``. Its
+#   configuration file includes the Safe extension (no \href to javascript: and the like in
+#   learner TeX);
+# - MathJax's configuration (MATHJAX_CONFIG, exact sha256): nbconvert's settings, plus the
+#   STIX-Web font, the only one the local copy has;
+# - a fallback (exact sha256) that loads MathJax from nbconvert's default CDN address only when
+#   the local copy did not load (a page moved away from its folder, e.g. by nbgrader's
+#   release_feedback, which sends the page alone).
+MATHJAX_DIR = "_mathjax"  # no student id starts with "_" (autograder.grading.submissions)
+MATHJAX_QUERY = "?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+MATHJAX_SRC = f"../{MATHJAX_DIR}/MathJax.js{MATHJAX_QUERY}"  # OUT/feedback/<student>/<assignment>.html
+MATHJAX_COURSE_SRC = f"../../{MATHJAX_DIR}/MathJax.js{MATHJAX_QUERY}"  # course/feedback/<s>/<a>/<a>.html
+MATHJAX_SRCS = frozenset({MATHJAX_SRC, MATHJAX_COURSE_SRC})
+MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe"
+MATHJAX_FALLBACK = (
+    "\nif (!window.MathJax) {  // the local copy did not load: nbconvert's default address\n"
+    '  var mathjax = document.createElement("script");\n'
+    f'  mathjax.src = "{MATHJAX_CDN}";\n'
+    "  document.head.appendChild(mathjax);\n"
+    "}\n"
+)
+MATHJAX_CONFIG = """
+MathJax.Hub.Config({
+  tex2jax: {
+    inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+    displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]],
+    processEscapes: true,
+    processEnvironments: true
+  },
+  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
+  "HTML-CSS": {availableFonts: [], preferredFont: null, imageFont: null, webFont: "STIX-Web",
+               linebreaks: {automatic: true}},
+  CommonHTML: {linebreaks: {automatic: true}},
+  displayAlign: "center",
+  messageStyle: "none"
+});
+"""
+MATHJAX_CONFIG_SHA256 = hashlib.sha256(MATHJAX_CONFIG.encode()).hexdigest()
+MATHJAX_FALLBACK_SHA256 = hashlib.sha256(MATHJAX_FALLBACK.encode()).hexdigest()
 
 _ALLOWED_TAGS = frozenset(
     "html head meta title style script body main div span pre code p a em strong b i u s del "
     "h1 h2 h3 h4 h5 h6 ul ol li blockquote hr br table thead tbody tfoot tr th td img input "
-    "dl dt dd sup sub".split()
+    "dl dt dd sup sub details summary".split()
 )
 _URL_ATTRS = frozenset(
     "href src action formaction xlink:href srcset background poster data codebase cite ping lowsrc "
@@ -726,14 +831,14 @@ class _Inspector(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self._element(tag, attrs)
         if tag == "script":
-            self._script = (dict(attrs), [])
+            self._script = (list(attrs), [])
         elif tag == "style":
             self._style = []
 
     def handle_startendtag(self, tag, attrs):
         self._element(tag, attrs)
         if tag == "script":
-            self._end_script(dict(attrs), "")
+            self._end_script(list(attrs), "")
 
     def handle_endtag(self, tag):
         if tag == "script" and self._script is not None:
@@ -765,15 +870,15 @@ class _Inspector(HTMLParser):
         self.problems.append(f"a declaration: {data[:60]!r}")
 
     def _end_script(self, attrs, text):
+        # ``attrs`` is the parser's list: a repeated attribute (the browser uses the first) is refused.
+        digest = hashlib.sha256(text.encode()).hexdigest()
         ok = not self.fragment and (
-            (attrs == {"src": MATHJAX_SRC} and not text.strip())
-            or (
-                attrs == {"type": "text/x-mathjax-config"}
-                and hashlib.sha256(text.encode()).hexdigest() in _ALLOWED_SCRIPT_HASHES
-            )
+            (len(attrs) == 1 and attrs[0][0] == "src" and attrs[0][1] in MATHJAX_SRCS and not text.strip())
+            or (attrs == [("type", "text/x-mathjax-config")] and digest in _ALLOWED_SCRIPT_HASHES)
+            or (attrs == [] and digest in _ALLOWED_PLAIN_SCRIPT_HASHES)
         )
         if not ok:
-            self.problems.append(f"a script element that is not the exporter's own: {attrs} {text[:60]!r}")
+            self.problems.append(f"a script element that is not the page's own: {attrs} {text[:60]!r}")
 
     def _check_css(self, css, where):
         low = css.lower()
@@ -826,8 +931,9 @@ def inert_problems(page, fragment=False):
     """What in an HTML page could run, load or navigate somewhere on its own (empty: inert).
 
     Allowed elements are a fixed list (document structure, text, lists, tables, code,
-    links, images, disabled checkboxes); scripts only the exporter's MathJax loader (exact
-    ``src``) and MathJax configuration (exact sha256); ``<meta>`` only the charset and
+    links, images, disabled checkboxes, details); scripts only the page's MathJax loader
+    (one of MATHJAX_SRCS, no other attribute, no text), its configuration and its CDN
+    fallback (each by exact sha256); ``<meta>`` only the charset and
     viewport lines; style only without @import/expression/script URLs and with ``url()``
     only to data: images. Any ``on*`` attribute, link other than http(s)/mailto/#anchor,
     image other than an inline base64 PNG/JPEG, other URL attribute, ``javascript:``,
@@ -843,11 +949,20 @@ def inert_problems(page, fragment=False):
 
 
 _WRAP_CSS = """
-/* Long lines wrap inside their box instead of being cut at its edge. */
+/* Long lines wrap inside their box instead of being cut at its edge: between words, and
+   inside a word only when it is longer than the line (JupyterLab's style breaks anywhere). */
 pre, .jp-RenderedText pre, .jp-OutputArea-output pre, .highlight pre {
   white-space: pre-wrap !important;
-  word-break: break-word;
-  overflow-wrap: anywhere;
+  word-break: normal !important;
+  overflow-wrap: anywhere !important;
+}
+/* Code or output collapsed in the notebook stays collapsed: a line to click opens it. */
+details.rnn-collapsed > summary {
+  cursor: pointer;
+  color: #555;
+  font-family: var(--jp-content-font-family, sans-serif);
+  font-size: 13px;
+  padding: 4px 8px;
 }
 """
 
@@ -862,6 +977,19 @@ _TEMPLATE = (
     '<div class="cm-editor cm-s-jupyter">{{ cell.source | highlight_code(metadata=cell.metadata) }}'
     "</div></div>{%- endblock input %}\n"
     '{% block extra_css %}<style type="text/css">' + _WRAP_CSS + "</style>{% endblock extra_css %}\n"
+    # MathJax: the local copy (resources.mathjax_url), its configuration, the fallback.
+    '{%- block html_head_js_mathjax -%}\n<script src="{{ resources.mathjax_url }}"></script>\n'
+    '<script type="text/x-mathjax-config">' + MATHJAX_CONFIG + "</script>\n"
+    "<script>" + MATHJAX_FALLBACK + "</script>\n{%- endblock html_head_js_mathjax -%}\n"
+    # What the notebook shows collapsed (jupyter.source_hidden, jupyter.outputs_hidden, or the
+    # older "collapsed" for outputs) is collapsed on the page too.
+    "{% block input_group -%}{%- if cell.metadata.jupyter and cell.metadata.jupyter.source_hidden -%}"
+    '<details class="rnn-collapsed"><summary>Code collapsed in the notebook (click to show)</summary>'
+    "{{ super() }}</details>{%- else -%}{{ super() }}{%- endif -%}{%- endblock input_group %}\n"
+    "{% block output_group -%}{%- if (cell.metadata.jupyter and cell.metadata.jupyter.outputs_hidden)"
+    " or cell.metadata.collapsed -%}"
+    '<details class="rnn-collapsed"><summary>Output collapsed in the notebook (click to show)</summary>'
+    "{{ super() }}</details>{%- else -%}{{ super() }}{%- endif -%}{%- endblock output_group %}\n"
 )
 _TEMPLATE_NAME = "rnn_feedback.html.j2"
 
@@ -944,7 +1072,8 @@ def feedback_html(nb, title, placeholder_paths=()):
 
     The notebook is copied and (again) passed through ``sanitize_notebook`` (idempotent),
     rendered with nbconvert's HTMLExporter ("lab" template, no require.js, widget or
-    mermaid loader, prompts hidden, long lines wrapped), and the page is checked with
+    mermaid loader, prompts hidden, long lines wrapped, collapsed cells collapsed, MathJax
+    from ``../_mathjax/``: see MATHJAX_SRC), and the page is checked with
     ``inert_problems``; ``UnsafeFeedback`` is raised if it finds anything.
     """
     import nbformat
@@ -958,4 +1087,21 @@ def feedback_html(nb, title, placeholder_paths=()):
     return page
 
 
-_ALLOWED_SCRIPT_HASHES = frozenset({MATHJAX_CONFIG_SHA256})
+def with_mathjax_src(page, src):
+    """``page`` (from ``feedback_html``) with its MathJax loader pointing at ``src``, one of MATHJAX_SRCS.
+
+    Learner content never holds a ``<script`` (it is escaped), so the loader is found exactly
+    once, or the page is refused. One allowed address (no quote, no ``<``) stands in for
+    another in that one attribute: the page stays as inert as ``inert_problems`` found it
+    (not parsed again: that takes longer than the rest of writing the page).
+    """
+    if src not in MATHJAX_SRCS or re.search(r"[\"'<>\s]", src):
+        raise ValueError(f"not a MathJax address the pages may use: {src!r}")
+    loader = f'<script src="{MATHJAX_SRC}">'
+    if page.count(loader) != 1:
+        raise UnsafeFeedback([f"{page.count(loader)} MathJax loaders instead of one"])
+    return page.replace(loader, f'<script src="{src}">')
+
+
+_ALLOWED_SCRIPT_HASHES = frozenset({MATHJAX_CONFIG_SHA256})  # text/x-mathjax-config scripts
+_ALLOWED_PLAIN_SCRIPT_HASHES = frozenset({MATHJAX_FALLBACK_SHA256})  # scripts the browser runs

@@ -43,6 +43,13 @@ What is left out, with a note (the rest is taken in):
 Backslashes in zip member names are read as folder separators (old Windows
 tools write them). A zip inside a zip is copied as a file, never unpacked.
 
+Other forms of SUBS go through ``take_in``, which returns an ``Intake`` (the
+submissions, notes about SUBS as a whole, and the tables it adds to OUT): nbgrader's
+``submitted/`` folder (``autograder.grading.exchange``: one working copy per hand-in,
+``Submission.per_assignment``) and Moodle or Canvas downloads (``autograder.grading.lms``).
+Both use the hardened copy and unzip below (``collect_entries``, ``guarded``, ``extract``,
+``Limits``), so every entry of them is checked as a learner's zip or folder is.
+
 Also here: reading a learner's notebook defensively and repairing the two
 things that break nbgrader's batch (duplicated cell ids and duplicated grade ids
 left by JupyterLab's "split cell").
@@ -50,6 +57,7 @@ left by JupyterLab's "split cell").
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -85,6 +93,23 @@ _WRITE_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 _CHUNK = 1 << 20
 
 RESUBMIT_ZIP = "zip the course folder again with the system's own zip tool and upload the new zip"
+SHRINK = "remove data files, outputs and environments (keep lessons/ and rnnkit/) and resubmit"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits of one thing taken in, and what to do when it is over them."""
+
+    max_bytes: int  # unpacked or copied bytes
+    max_files: int  # zip entries, or files and folders
+    max_zip_bytes: int  # the zip file itself
+    max_directory_bytes: int  # a zip's central directory
+    advice: str = SHRINK
+
+
+def submission_limits():
+    """The limits of one learner's submission (read at call time: tests lower them)."""
+    return Limits(MAX_BYTES, MAX_FILES, MAX_ZIP_BYTES, MAX_DIRECTORY_BYTES)
 
 
 @dataclass
@@ -94,6 +119,33 @@ class Submission:
     folder: Path | None = None  # working copy: the folder that holds rnnkit/ and lessons/
     problem: str = ""  # why it cannot be graded, then what to do ("" when folder is set)
     notes: list = field(default_factory=list)  # things dropped or repaired, for the record
+    # nbgrader's exchange hands in one folder per assignment (each with its own rnnkit/):
+    per_assignment: bool = False
+    assignment_folders: dict = field(default_factory=dict)  # assignment -> working copy
+    assignment_problems: dict = field(default_factory=dict)  # assignment -> why it cannot be graded
+    assignment_notes: dict = field(default_factory=dict)  # assignment -> [notes]
+    timestamps: dict = field(default_factory=dict)  # assignment or "*" -> submission time (naive UTC)
+    late: dict = field(default_factory=dict)  # assignment or "*" -> s late (0: on time; absent: unknown)
+    identity: dict = field(default_factory=dict)  # LMS downloads: name, lms, lms_id, file, ...
+
+    def folder_for(self, assignment):
+        """The course folder to grade ``assignment`` from; None when not submitted or ungradable."""
+        if self.folder is None:
+            return None
+        if self.per_assignment:
+            return self.assignment_folders.get(assignment)
+        return self.folder
+
+    def problem_for(self, assignment):
+        """Why ``assignment`` cannot be graded ("" when it can, or when it was not handed in)."""
+        if self.folder is None:
+            return self.problem
+        return self.assignment_problems.get(assignment, "")
+
+    def submitted(self, assignment):
+        """False only for an assignment a per-assignment learner did not hand in at all."""
+        return not self.per_assignment or assignment in self.assignment_folders \
+            or assignment in self.assignment_problems
 
 
 class IntakeError(Exception):
@@ -173,10 +225,27 @@ def collect(subs_dir, work_dir):
     (ids are unique). Other files in ``subs_dir`` are ignored. Raises OSError only
     when ``subs_dir`` itself cannot be listed.
     """
+    return collect_entries(subs_dir, work_dir, _take_in)
+
+
+def collect_entries(subs_dir, work_dir, take_in, kinds=("folder", "zip")):
+    """Submissions for the entries of ``subs_dir`` named by student id; ``take_in`` fills each one.
+
+    Inputs:
+    - subs_dir, work_dir: as for ``collect``
+    - take_in: function (Submission, _Entry, dest folder) that makes the working copy in
+      ``dest`` (a new folder ``work_dir/<student_id>``) and sets ``folder``; an IntakeError
+      (or any other error) it raises makes that learner ungradable, never the others
+    - kinds: the entry kinds taken ("folder", "zip"); entries of other kinds are ignored
+
+    Returns a list of Submission, sorted by student id, ids unique.
+    """
     subs_dir, work_dir = Path(subs_dir), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     result, groups = [], {}
     for entry in _list_entries(subs_dir):
+        if entry.kind not in kinds:
+            continue
         sid, why = student_id_for(entry.stem)
         if why:
             result.append(Submission(show(entry.stem, 60), entry.path, problem=(
@@ -191,8 +260,9 @@ def collect(subs_dir, work_dir):
         result.append(sub)
         if len(members) > 1:
             names = " and ".join(ascii(e.name) if not e.name.isascii() else repr(e.name) for _, e in members)
-            kinds = {e.kind for _, e in members}
-            if kinds == {"folder", "zip"} and len(members) == 2 and members[0][1].stem == members[1][1].stem:
+            kinds_found = {e.kind for _, e in members}
+            if kinds_found == {"folder", "zip"} and len(members) == 2 and \
+                    members[0][1].stem == members[1][1].stem:
                 sub.problem = (f"both a folder and a zip carry this student id ({names}): keep one and grade "
                                "again")
             else:
@@ -204,7 +274,8 @@ def collect(subs_dir, work_dir):
             continue
         if sid != entry.stem:
             sub.notes.append(f"name {ascii(entry.stem)} read as {sid!r} (Unicode NFC)")
-        _take_in(sub, entry, work_dir / sid)
+        dest = work_dir / sid
+        guarded(sub, dest, lambda sub=sub, entry=entry, dest=dest: take_in(sub, entry, dest))
     _make_unique(result)
     return sorted(result, key=lambda s: s.student_id)
 
@@ -254,19 +325,28 @@ def _file_type(mode):
 
 
 def _take_in(sub, entry, dest):
-    created = False
+    """A learner's folder or zip, copied into the new folder ``dest``; sets ``sub.folder``."""
+    _new_folder(dest)
+    if entry.kind == "folder":
+        _copy_folder(entry.path, dest, sub.notes)
+    else:
+        _unzip(entry.path, dest, sub.notes)
+    sub.folder = find_course_root(dest)
+
+
+def _new_folder(dest):
     try:
-        try:
-            dest.mkdir()
-        except FileExistsError:
-            raise IntakeError(f"the work folder {show(dest)} already exists: grade again into an empty "
-                              "work folder") from None
-        created = True
-        if entry.kind == "folder":
-            _copy_folder(entry.path, dest, sub.notes)
-        else:
-            _unzip(entry.path, dest, sub.notes)
-        sub.folder = find_course_root(dest)
+        dest.mkdir()
+    except FileExistsError:
+        raise IntakeError(f"the work folder {show(dest)} already exists: grade again into an empty "
+                          "work folder") from None
+
+
+def guarded(sub, dest, take_in):
+    """Run ``take_in()``; any error makes ``sub`` ungradable (with the reason) and removes ``dest``."""
+    existed = os.path.lexists(dest)
+    try:
+        take_in()
     except IntakeError as exc:
         sub.problem = str(exc)
     except Exception as exc:  # noqa: BLE001 - one submission never stops the intake of the others
@@ -275,7 +355,7 @@ def _take_in(sub, entry, dest):
                        "usually helps")
     if sub.problem:
         sub.folder = None
-        if created:
+        if not existed and os.path.isdir(dest) and not os.path.islink(dest):
             shutil.rmtree(dest, ignore_errors=True)
 
 
@@ -297,24 +377,24 @@ def _skip(rel_parts):
 
 
 class _Budget:
-    def __init__(self, what):
+    def __init__(self, what, limits=None):
         self.what = what
+        self.limits = limits or submission_limits()
         self.entries = self.bytes = 0
 
     def entry(self):
         self.entries += 1
-        if self.entries > MAX_FILES:
+        if self.entries > self.limits.max_files:
             self.too_large()
 
     def add(self, n):
         self.bytes += n
-        if self.bytes > MAX_BYTES:
+        if self.bytes > self.limits.max_bytes:
             self.too_large()
 
     def too_large(self):
-        raise IntakeError(f"the {self.what} is too large (over {MAX_FILES} files and folders or "
-                          f"{MAX_BYTES >> 20} MB unpacked): remove data files, outputs and environments "
-                          "(keep lessons/ and rnnkit/) and resubmit")
+        raise IntakeError(f"the {self.what} is too large (over {self.limits.max_files} files and folders or "
+                          f"{self.limits.max_bytes >> 20} MB unpacked): {self.limits.advice}")
 
 
 def _unreadable(rel, exc):
@@ -322,14 +402,14 @@ def _unreadable(rel, exc):
                        "instructor should make it readable (chmod -R u+rwX) and grade again")
 
 
-def _copy_folder(src, dest, notes):
+def _copy_folder(src, dest, notes, limits=None):
     """Copy regular files and folders only (no links, no special files), within the limits."""
     try:
         fd = os.open(src, _READ_DIR)
     except OSError as exc:
         raise _unreadable(".", exc) from exc
     try:
-        _copy_tree(fd, dest, PurePosixPath(), notes, _Budget("folder"))
+        _copy_tree(fd, dest, PurePosixPath(), notes, _Budget("folder", limits))
     finally:
         os.close(fd)
 
@@ -423,8 +503,9 @@ def _write_stream(src, target, rel, budget, limit=None):
 # --------------------------------------------------------------------------- zips
 
 
-def _check_directory(f, size):
+def _check_directory(f, size, limits=None):
     """Refuse a zip whose end-of-central-directory record announces too much, before parsing it."""
+    limits = limits or submission_limits()
     # the record zipfile will use: at the very end when there is no comment, else the last one
     tail_len = min(size, 22 + 0xFFFF + 20)
     f.seek(size - tail_len)
@@ -444,10 +525,9 @@ def _check_directory(f, size):
             record = f.read(56)
             if record[:4] == b"PK\x06\x06":
                 entries, directory_bytes = struct.unpack("<QQ", record[32:48])
-    if entries > MAX_FILES:
-        raise IntakeError(f"the zip holds {entries} entries, more than {MAX_FILES}: remove data files, "
-                          "outputs and environments (keep lessons/ and rnnkit/) and resubmit")
-    if directory_bytes > MAX_DIRECTORY_BYTES:
+    if entries > limits.max_files:
+        raise IntakeError(f"the zip holds {entries} entries, more than {limits.max_files}: {limits.advice}")
+    if directory_bytes > limits.max_directory_bytes:
         raise IntakeError(f"the zip's table of contents is too large ({directory_bytes} bytes): "
                           f"{RESUBMIT_ZIP}")
 
@@ -463,16 +543,24 @@ def _member_name(info):
         return name
 
 
-def _plan(archive, notes):
-    """Check every member before anything is written; returns [(parts, info, is_dir)]."""
-    members = archive.infolist()
-    if len(members) > MAX_FILES:
-        raise IntakeError(f"the zip holds {len(members)} entries, more than {MAX_FILES}: remove data files, "
-                          "outputs and environments (keep lessons/ and rnnkit/) and resubmit")
+def _plan(members, notes, limits=None, name_of=None):
+    """Check every member before anything is written; returns [(parts, info, is_dir)].
+
+    Inputs:
+    - members: list of zipfile.ZipInfo (a whole zip, or one learner's part of an LMS download)
+    - notes: list the notes are appended to
+    - limits: Limits (default: one submission's)
+    - name_of: function ZipInfo -> the member's name as text (default: the name in the zip)
+    """
+    limits = limits or submission_limits()
+    name_of = name_of or _member_name
+    if len(members) > limits.max_files:
+        raise IntakeError(f"the zip holds {len(members)} entries, more than {limits.max_files}: "
+                          f"{limits.advice}")
     plan, seen, declared = [], {}, 0
     backslashes = False
     for info in members:
-        name = _member_name(info)
+        name = name_of(info)
         shown = show(name)
         if info.flag_bits & 0x1:
             raise IntakeError("the zip is password-protected: zip the course folder again without a password "
@@ -512,9 +600,9 @@ def _plan(archive, notes):
         _claim(seen, parts, "folder" if is_dir else "file")
         if not is_dir:
             declared += info.file_size
-            if declared > MAX_BYTES:
-                raise IntakeError(f"the zip unpacks to more than {MAX_BYTES >> 20} MB: remove data files, "
-                                  "outputs and environments (keep lessons/ and rnnkit/) and resubmit")
+            if declared > limits.max_bytes:
+                raise IntakeError(f"the zip unpacks to more than {limits.max_bytes >> 20} MB: "
+                                  f"{limits.advice}")
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
                 raise IntakeError(f"{shown} in the zip is compressed more than {MAX_RATIO} to 1 (a zip "
                                   "bomb?): remove that file and resubmit")
@@ -541,50 +629,67 @@ def _claim(seen, parts, kind):
         raise IntakeError(f"the zip holds {show(path)!r} twice: {RESUBMIT_ZIP}")
 
 
-def _unzip(zip_path, dest, notes):
+def _open_regular(path, what="zip"):
+    """A binary file object for ``path``, opened without following a link or blocking on a FIFO."""
     try:
-        fd = os.open(zip_path, _READ_FILE)
+        fd = os.open(path, _READ_FILE)
     except OSError as exc:
-        raise IntakeError(f"the zip cannot be read ({exc.strerror or exc}): the instructor should make it "
+        raise IntakeError(f"the {what} cannot be read ({exc.strerror or exc}): the instructor should make it "
                           "readable (chmod u+r) and grade again") from exc
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise IntakeError(f"the zip is not a regular file (a {_file_type(st.st_mode)}): put the "
-                              "learner's zip file itself in SUBS and grade again")
-        if st.st_size > MAX_ZIP_BYTES:
-            raise IntakeError(f"the zip is larger than {MAX_ZIP_BYTES >> 20} MB: remove data files, outputs "
-                              "and environments (keep lessons/ and rnnkit/) and resubmit")
+    f = os.fdopen(fd, "rb")
+    st = os.fstat(f.fileno())
+    if not stat.S_ISREG(st.st_mode):
+        f.close()
+        raise IntakeError(f"the {what} is not a regular file (a {_file_type(st.st_mode)}): put the "
+                          f"{what} file itself in SUBS and grade again")
+    return f
+
+
+def open_zip(f, limits=None):
+    """A zipfile.ZipFile on the open binary file ``f``, after the size and directory checks."""
+    limits = limits or submission_limits()
+    size = os.fstat(f.fileno()).st_size
+    if size > limits.max_zip_bytes:
+        raise IntakeError(f"the zip is larger than {limits.max_zip_bytes >> 20} MB: {limits.advice}")
+    try:
+        _check_directory(f, size, limits)
+        f.seek(0)
+        return zipfile.ZipFile(f)
+    except IntakeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read the directory is a bad zip
+        raise IntakeError(f"the file is not a readable zip ({type(exc).__name__}: {show(exc, 120)}): "
+                          f"{RESUBMIT_ZIP}") from exc
+
+
+def extract(archive, plan, dest, limits=None, what="zip"):
+    """Write the members of a checked ``plan`` (see _plan) below ``dest``, counting every byte."""
+    budget = _Budget(what, limits)
+    for parts, info, is_dir in plan:
+        target = dest.joinpath(*parts)
+        rel = "/".join(parts)
         try:
-            _check_directory(f, st.st_size)
-            f.seek(0)
-            archive = zipfile.ZipFile(f)
+            if is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src:
+                _write_stream(src, target, rel, budget, limit=info.file_size)
         except IntakeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to read the directory is a bad zip
-            raise IntakeError(f"the file is not a readable zip ({type(exc).__name__}: {show(exc, 120)}): "
-                              f"{RESUBMIT_ZIP}") from exc
-        with archive:
-            plan = _plan(archive, notes)
-            budget = _Budget("zip")
-            for parts, info, is_dir in plan:
-                target = dest.joinpath(*parts)
-                rel = "/".join(parts)
-                try:
-                    if is_dir:
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(info) as src:
-                        _write_stream(src, target, rel, budget, limit=info.file_size)
-                except IntakeError:
-                    raise
-                except OSError as exc:
-                    raise IntakeError(f"{show(rel)} in the zip could not be unpacked "
-                                      f"({exc.strerror or exc}): {RESUBMIT_ZIP}") from exc
-                except Exception as exc:  # noqa: BLE001 - damaged data, unknown compression, ...
-                    raise IntakeError(f"the zip is damaged ({show(rel)}: {type(exc).__name__}: "
-                                      f"{show(exc, 120)}): {RESUBMIT_ZIP}") from exc
+        except OSError as exc:
+            raise IntakeError(f"{show(rel)} in the zip could not be unpacked "
+                              f"({exc.strerror or exc}): {RESUBMIT_ZIP}") from exc
+        except Exception as exc:  # noqa: BLE001 - damaged data, unknown compression, ...
+            raise IntakeError(f"the zip is damaged ({show(rel)}: {type(exc).__name__}: "
+                              f"{show(exc, 120)}): {RESUBMIT_ZIP}") from exc
+
+
+def _unzip(zip_path, dest, notes, limits=None):
+    with _open_regular(zip_path) as f:
+        with open_zip(f, limits) as archive:
+            plan = _plan(archive.infolist(), notes, limits)
+            extract(archive, plan, dest, limits)
 
 
 # --------------------------------------------------------------------------- the course folder
@@ -697,3 +802,163 @@ def repair_notebook(nb):
 
 def write_notebook(nb, path):
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the whole intake
+
+
+@dataclass
+class Intake:
+    """Everything taken in from SUBS, whatever its form, and what it adds to the tables."""
+
+    kind: str  # "folders", "nbgrader" (nbgrader collect's submitted/), "lms" (Moodle or Canvas download)
+    submissions: list  # Submission, sorted by student id, ids unique
+    notes: list = field(default_factory=list)  # (student, assignment, note) about SUBS as a whole
+    roster_rows: list = field(default_factory=list)  # LMS downloads: rows of roster.csv
+    due: dict = field(default_factory=dict)  # nbgrader: assignment -> due date (naive UTC)
+    extensions: dict = field(default_factory=dict)  # nbgrader: (assignment, student) -> timedelta
+
+    def good(self):
+        """The submissions with a working copy."""
+        return [s for s in self.submissions if s.folder is not None]
+
+    def note_rows(self):
+        """(student, assignment, note) for notes.csv: the download's, each learner's and each hand-in's."""
+        rows = list(self.notes)
+        for sub in self.submissions:
+            rows += [(sub.student_id, "*", note) for note in sub.notes]
+            for assignment, notes in sorted(sub.assignment_notes.items()):
+                rows += [(sub.student_id, assignment, note) for note in notes]
+        return rows
+
+    def ungradable_rows(self):
+        """(student, "*", reason) of the submissions that could not be taken in at all."""
+        return [(s.student_id, "*", s.problem) for s in self.submissions if s.folder is None]
+
+    def prepare_course(self, course):
+        """Due dates and extensions (nbgrader hand-ins) and learners' names into the course's gradebook."""
+        from autograder.grading import exchange
+
+        students = {s.student_id for s in self.good()}
+        exchange.apply_due_dates(course, self.due, self.extensions, students)
+        named = {s.student_id: s.identity.get("roster_name") or s.identity.get("name", "")
+                 for s in self.good() if s.identity}
+        if named:
+            from nbgrader.api import Gradebook
+
+            with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+                for student, name in sorted(named.items()):
+                    if "," in name:  # Canvas's sortable name: "Last, First"
+                        last, _, first = (x.strip() for x in name.partition(","))
+                    else:
+                        first, _, last = name.rpartition(" ")
+                    gb.update_or_create_student(student, first_name=first or None, last_name=last or None,
+                                                email=self._email(student))
+
+    def _email(self, student):
+        for sub in self.submissions:
+            if sub.student_id == student:
+                return sub.identity.get("email") or None
+        return None
+
+    def write_tables(self, out, graded, assignments):
+        """submissions.csv (every hand-in, its time and lateness), and roster.csv and LMS gradebook files.
+
+        Inputs:
+        - out: the OUT folder
+        - graded: {(student, assignment): (score, max_score)}
+        - assignments: the assignments of this run
+        Returns the names of the files written.
+        """
+        out = Path(out)
+        rows = []
+        for sub in self.submissions:
+            keys = sorted(set(sub.assignment_folders) | set(sub.assignment_problems)) if sub.per_assignment \
+                else ["*"]
+            for key in keys:
+                stamp, late = sub.timestamps.get(key), sub.late.get(key)
+                source = f"{Path(sub.source).name}/{key}" if sub.per_assignment else Path(sub.source).name
+                rows.append([sub.student_id, key, show(source, 200),
+                             stamp.isoformat(" ") if stamp else "",
+                             "" if late is None else "yes" if late > 0 else "no",
+                             f"{late:.0f}" if late else "",
+                             "ungradable" if sub.folder is None or key in sub.assignment_problems
+                             else "taken in"])
+        path = out / "submissions.csv"
+        with open(path.with_suffix(".tmp"), "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["student_id", "assignment", "source", "submitted_at", "late", "seconds_late",
+                             "intake"])
+            writer.writerows(rows)
+        os.replace(path.with_suffix(".tmp"), path)
+        written = [path.name]
+        if self.kind == "lms":
+            from autograder.grading import lms
+
+            written += lms.write_tables(out, self.submissions, self.roster_rows, graded, assignments)
+        return written
+
+
+def take_in(subs, work_dir, roster=None):
+    """Working copies of every submission in SUBS, whatever its form; returns an Intake.
+
+    Inputs:
+    - subs: a folder of learner folders and zips (``collect``), an nbgrader course directory or
+      its ``submitted/`` folder (``autograder.grading.exchange``), or a Moodle or Canvas
+      download, zipped or extracted (``autograder.grading.lms``)
+    - work_dir: folder for the working copies; only written below
+    - roster: path of a roster CSV exported from the LMS, or None
+
+    Raises IntakeError when SUBS as a whole cannot be read (a download that is no zip),
+    lms.RosterError when the roster cannot be used.
+    """
+    from autograder.grading import exchange, lms
+
+    subs, work_dir = Path(subs), Path(work_dir)
+    entries = lms.read_roster(roster) if roster else None
+    is_folder = stat.S_ISDIR(os.lstat(subs).st_mode)
+    submitted = exchange.submitted_folder(subs) if is_folder else None
+    if submitted is not None:
+        intake = Intake("nbgrader", exchange.collect(submitted, work_dir))
+        intake.due, intake.extensions = exchange.read_due_dates(submitted)
+        exchange.judge_lateness(intake.good(), intake.due, intake.extensions)
+        if not intake.due:
+            intake.notes.append(("*", "*", "no due dates known (no gradebook.db beside submitted/): the "
+                                           "submission times are recorded, lateness is not judged"))
+    elif not is_folder or lms.looks_like_download(subs):
+        taken, notes, rows = lms.take_in_download(subs, work_dir, entries)
+        intake = Intake("lms", taken, notes, rows)
+    else:
+        intake = Intake("folders", collect(subs, work_dir))
+    if entries is not None and intake.kind != "lms":
+        intake.notes.append(("*", "*", "the roster (--roster) was not used: it maps the names of a Moodle or "
+                                       "Canvas download"))
+    return intake
+
+
+def stage_extras(sub, assignment, target):
+    """Put nbgrader's timestamp.txt (its own format, UTC) into a staged submission folder, if known."""
+    from autograder.grading import exchange
+
+    stamp = sub.timestamps.get(assignment)
+    path = Path(target) / exchange.TIMESTAMP_FILE
+    if os.path.lexists(path):
+        path.unlink()
+    if stamp is not None:
+        path.write_text(exchange.format_timestamp(stamp) + "\n", encoding="ascii")
+
+
+def check_tasks(good, todo):
+    """[(student, folder, [assignments])]: one sandbox run per learner and course folder.
+
+    Inputs:
+    - good: the Submissions with a working copy
+    - todo: [(assignment, student)] to grade
+    """
+    by_id = {s.student_id: s for s in good}
+    wanted = {}
+    for assignment, student in todo:
+        folder = by_id[student].folder_for(assignment)
+        if folder is not None:
+            wanted.setdefault((student, str(folder)), []).append(assignment)
+    return [(student, folder, assignments) for (student, folder), assignments in sorted(wanted.items())]

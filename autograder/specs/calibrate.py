@@ -4,8 +4,8 @@
 
 For every check and many hidden-case seeds it reports, in units of the scaled
 error  e = max|got - want| / max(1, max|want|)  (want: the float64 reference):
-- correct64: the largest e of independent correct float64 implementations
-  (split weight blocks, the mistakes module's formulas with no mistake switched on);
+- correct64: the largest e of the spec's ways to write the function right (its ``right``
+  rewrites of the reference, the same the mutation tests require to get full marks);
 - correct32: the largest e of the reference run on the float32 inputs (what a
   correct learner returns for the float32 cases);
 - mistake: the smallest, over the known mistakes, of their largest e over the cases
@@ -21,9 +21,10 @@ import numpy as np
 
 from autograder.checks.compare import TOLERANCES
 from autograder.checks.registry import CHECKS
-from autograder.specs import mistakes as M
-from autograder.specs.cases import check_cases, expected_output, upcast
-from autograder.specs.mistakes import MISTAKES, mistake_outputs
+from autograder.specs import SPECS
+from autograder.specs.cases import check_cases
+from autograder.specs.judge import expected_output, mistake_outputs, reference_function, upcast
+from autograder.specs.spec import realise
 
 
 def _leaves(value):
@@ -48,55 +49,13 @@ def scaled_error(got, want):
     return worst
 
 
-def _split_gate(act):
-    def gate(x, y_prev, W, b):
-        D = x.shape[-1]
-        return act(x @ W[:, :D].T + y_prev @ W[:, D:].T + b)
-
-    return gate
-
-
-def _split_gru_act(x, y_prev, r, W, b):
-    D = x.shape[-1]
-    return np.tanh(x @ W[:, :D].T + (r * y_prev) @ W[:, D:].T + b)
-
-
-def _stable_sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-ALTERNATIVES = {
-    "rnn.rnn_step": _split_gate(np.tanh),
-    "lstm.forget_gate": _split_gate(_stable_sigmoid),
-    "lstm.input_gate": _split_gate(_stable_sigmoid),
-    "lstm.input_activation": _split_gate(np.tanh),
-    "lstm.output_gate": _split_gate(_stable_sigmoid),
-    "lstm.new_state": lambda f, I, a, s_prev: a * I + s_prev * f,
-    "lstm.final_output": lambda O, s: O * (2 * _stable_sigmoid(2 * s) - 1),
-    "lstm.lstm_step": lambda *a: M._lstm_step(*a),
-    "gru.reset_gate": _split_gate(_stable_sigmoid),
-    "gru.update_gate": _split_gate(_stable_sigmoid),
-    "gru.input_activation": _split_gru_act,
-    "gru.final_output": lambda u, y_prev, a: y_prev + u * (a - y_prev),
-    "gru.gru_step": lambda *a: M._gru_step(*a),
-    "rnn.rnn_step_backward": lambda *a: M._rnn_backward(*a),
-    "lstm.lstm_step_backward": lambda *a, **k: M._lstm_backward(*a, **k),
-    "gru.gru_step_backward": lambda *a: M._gru_backward(*a),
-    "sequence.unroll": lambda *a: M._unroll(*a),
-    "sequence.bptt": lambda *a: M._bptt(*a),
-    "multilayer.stacked_forward": lambda *a: M._stacked(*a),
-    "multilayer.stacked_backward": lambda *a: M._stacked_backward(*a),
-}
-
-
 def measure(check_id, seeds):
     """Dict of the measurements described in the module docstring for one check."""
-    from autograder.specs.cases import reference_function
-
+    spec = SPECS[check_id]
     ref = reference_function(check_id)
+    right = [realise(check_id, way.change) for way in spec.right]
     correct64 = correct32 = 0.0
-    worst_by_mistake = {m.name: 0.0 for m in MISTAKES[check_id]}
+    worst_by_mistake = {m.name: 0.0 for m in spec.mistakes}
     band = 0
     tol32 = TOLERANCES["float32"].rtol + TOLERANCES["float32"].atol
     tol64 = TOLERANCES["float64"].rtol + TOLERANCES["float64"].atol
@@ -106,7 +65,8 @@ def measure(check_id, seeds):
     for case in cases:
         args, kwargs = upcast(tuple(case.args)), upcast(dict(case.kwargs))
         want = expected_output(case)
-        correct64 = max(correct64, scaled_error(ALTERNATIVES[check_id](*args, **kwargs), want))
+        for function in right:
+            correct64 = max(correct64, scaled_error(function(*args, **kwargs), want))
         is32 = case.group == "float32"
         if is32:
             correct32 = max(correct32, scaled_error(ref(*case.args, **case.kwargs), want))

@@ -2,19 +2,58 @@
 
 Runs in the grading process only. Learner code never runs here: the results are
 plain data read from the sandbox's output folder (``read_results``, no pickle),
-and the expected values and known mistakes are computed here from the real
-rnnkit (``autograder.specs.cases.expected_output``, ``autograder.specs.mistakes``).
+and the expected values (``expected_output``: the real rnnkit, in float64) and the
+outputs of the known mistakes (``mistake_outputs``: each spec's ``mistakes``) are
+computed here.
 """
 
+import importlib
 import pathlib
+import sys
 
-from autograder.checks.casefile import read_results
-from autograder.checks.compare import Outcome, case_dtype, judge_case, score_check
-from autograder.checks.registry import CHECKS, CHECKS_BY_ID
-from autograder.specs.cases import BUDGET_CASE_ID, expected_output, make_cases, upcast
-from autograder.specs.mistakes import mistake_outputs
+import numpy as np
 
-__all__ = ["Outcome", "expectations", "grade_in_process", "judge", "judge_results"]
+import rnnkit
+from autograder.checks import executor
+from autograder.checks.casefile import map_arrays, read_results
+from autograder.checks.compare import MISSING_RESULT, Outcome, case_dtype, judge_case, score_check
+from autograder.checks.registry import CHECKS
+from autograder.specs import SPECS
+from autograder.specs.cases import BUDGET_CASE_ID, make_cases
+
+__all__ = ["Outcome", "expectations", "expected_output", "grade_in_process", "judge", "judge_results",
+           "mistake_outputs", "reference_function", "upcast"]
+
+
+def reference_function(check_id):
+    """The reference implementation of a check's function: from the reference rnnkit imported with
+    this module, even while a learner's package stands in ``sys.modules`` (in-process trials)."""
+    module, function = check_id.split(".")
+    return getattr(getattr(rnnkit, module, None) or importlib.import_module(f"rnnkit.{module}"), function)
+
+
+def upcast(value):
+    """float32 inputs as float64, for accurate expected values."""
+    return map_arrays(value, lambda a: a.astype(np.float64) if a.dtype == np.float32 else a)
+
+
+def expected_output(case):
+    """The reference output for a case, computed in float64."""
+    return reference_function(case.check_id)(*upcast(case.args), **upcast(case.kwargs))
+
+
+def mistake_outputs(case, args, kwargs):
+    """[(name, hint, output or None)] of every known mistake of the case's check on
+    (float64) ``args``; a mistake that cannot run on these inputs gives None."""
+    out = []
+    for m in SPECS[case.check_id].mistakes:
+        try:
+            with np.errstate(all="ignore"):
+                value = m.function(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - e.g. shapes that only fit when D = H
+            value = None
+        out.append((m.name, m.hint, value))
+    return out
 
 
 def expectations(cases):
@@ -47,12 +86,7 @@ def judge_results(cases, results, expected=None):
             continue
         check_results = results.get(spec.check_id)
         if check_results is None:
-            outcomes[spec.check_id] = Outcome(
-                0.0,
-                float(spec.points),
-                "No results for this check: the run stopped before reaching it (time or memory limit, "
-                "or the process exited).",
-            )
+            outcomes[spec.check_id] = Outcome(0.0, float(spec.points), MISSING_RESULT)
             continue
         verdicts = []
         for case in by_check[spec.check_id]:
@@ -79,10 +113,6 @@ def grade_in_process(course_or_package, seed, check_ids=None, cases=None, expect
 
     ``course_or_package``: a folder holding rnnkit/, or an imported rnnkit-like package.
     """
-    import sys
-
-    from autograder.checks import executor
-
     # Loading a folder's rnnkit replaces the reference in sys.modules: put the reference back after.
     saved = {k: v for k, v in sys.modules.items() if k == "rnnkit" or k.startswith("rnnkit.")}
     try:
@@ -101,8 +131,3 @@ def grade_in_process(course_or_package, seed, check_ids=None, cases=None, expect
             del sys.modules[name]
         sys.modules.update(saved)
     return judge_results([c for c in cases if c.check_id in results], results, expected)
-
-
-def max_scores():
-    """{check_id: points} from the registry."""
-    return {c: s.points for c, s in CHECKS_BY_ID.items()}

@@ -1,0 +1,44 @@
+"""What the browser tests share: Debian's chromium for Playwright, and Jupyter servers on 127.0.0.1."""
+
+import contextlib
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium: Playwright never downloads a browser here
+
+
+def sync_playwright_or_skip():
+    """Playwright's ``sync_playwright``; skips the test, with the reason, when Playwright or chromium
+    is missing."""
+    api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is not installed "
+                              "(the Makefile's set-up installs it: pyproject's test extra)")
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed "
+                    "(apt-get install chromium: needs root; .ci/run does it)")
+    return api.sync_playwright
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_server(server, url, token):
+    """Stop a Jupyter server and its kernels: its own shutdown request, then SIGTERM, then SIGKILL."""
+    with contextlib.suppress(OSError):
+        request = urllib.request.Request(f"{url}/api/shutdown", method="POST",
+                                         headers={"Authorization": f"token {token}"})
+        urllib.request.urlopen(request, timeout=10)
+    for stop in (None, server.terminate, server.kill):
+        if stop is not None:
+            stop()
+        try:
+            server.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
