@@ -127,3 +127,49 @@ def test_a_submission_owned_by_another_account_is_not_collected(classroom):
     assert f"Submission {forged} claims to be from root but belongs to uid {nobody}" in log
     # the student's own (older) submission is the one collected, not the forged newer one
     assert _files(root / "submitted" / student / ASSIGNMENT) == _files(genuine)
+
+
+# Folder names any learner can make in the inbound folder (it is -wx for them) that nbgrader cannot read:
+# a time dateutil does not know, one too large for a datetime, no time at all, and too many '+' parts.
+MALFORMED = [f"mallory+{ASSIGNMENT}+not-a-time", f"mallory+{ASSIGNMENT}+99999999999999999999 UTC+0a1b",
+             f"mallory+{ASSIGNMENT}+", f"mallory+{ASSIGNMENT}+2030-01-01 10:00:00 UTC+x+y"]
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_folder_with_a_malformed_name_does_not_stop_the_collect(classroom, name):
+    root, inbound, _ = classroom
+    submitted = root / "submitted"
+    victim = _hand_in(inbound, STUDENT, "2030-01-01 10:00:00.000000")
+    _collect(root, inbound)  # baseline: the exchange without the malformed folder
+    baseline = _files(submitted)
+    assert baseline == {f"{STUDENT}/{ASSIGNMENT}/{rel}": data for rel, data in _files(victim).items()}
+
+    shutil.rmtree(submitted)
+    (inbound / name).mkdir()
+    log = _collect(root, inbound)  # _collect asserts that it succeeds
+    assert f"Submission folder {inbound / name} has a malformed name" in log
+    assert _files(submitted) == baseline
+
+
+def test_nbgrader_s_own_collect_stops_at_a_malformed_name(classroom):
+    # the attack is real: one learner's folder stops nbgrader's default collect for the whole class
+    root, inbound, _ = classroom
+    _hand_in(inbound, STUDENT, "2030-01-01 10:00:00.000000")
+    (inbound / MALFORMED[0]).mkdir()
+    proc = course.nbgrader("collect", ASSIGNMENT, f"--Exchange.root={inbound.parent.parent}",
+                           "--ExchangeFactory.collect=nbgrader.exchange.default.collect.ExchangeCollect",
+                           cwd=root, check=False, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert not (root / "submitted" / STUDENT).exists()
+
+
+def test_an_unreadable_timestamp_txt_does_not_stop_the_next_collect(classroom):
+    # nbgrader's collect --update reads the collected timestamp.txt, which the learner wrote
+    root, inbound, _ = classroom
+    hand_in = _hand_in(inbound, STUDENT, "2030-01-01 10:00:00.000000")
+    (hand_in / "timestamp.txt").write_text("not-a-time")
+    log = _collect(root, inbound)
+    assert f"Submission {hand_in.name}: timestamp.txt cannot be read" in log
+    collected = root / "submitted" / STUDENT / ASSIGNMENT / "timestamp.txt"
+    assert collected.read_text() == "2030-01-01 10:00:00.000000 UTC"
+    _collect(root, inbound)  # the next collect reads it: _collect asserts that it succeeds

@@ -97,7 +97,9 @@ def test_moodle_and_canvas_names_are_parsed():
         ("müllerzoë_LATE_12345_67890_my_course.zip", "müllerzoë", "12345", "LATE", "67890", "my_course.zip"),
         ("late_smithbob_333_400_course.zip", "smithbob", "333", "late", "400", "course.zip"),
         ("LATE_anon_x1Y2z_456_course.zip", None, "anon_x1Y2z", "LATE", "456", "course.zip"),
-        ("o_brien_5_6_c.zip", "o_brien", "5", None, "6", "c.zip"),
+        ("obrien_5_6_c_1_2.zip", "obrien", "5", None, "6", "c_1_2.zip"),
+        ("12345_99999_5550002_course.zip", "12345", "99999", None, "5550002", "course.zip"),
+        ("late_777_5550005_course.zip", "late", "777", None, "5550005", "course.zip"),
     ]:
         lms_name, fields = lms.parse_top(name, False)
         assert lms_name == "canvas", name
@@ -503,3 +505,143 @@ def test_grade_takes_a_canvas_download_as_it_comes(tmp_path, key):
     roster_rows = {r["full_name"]: r for r in _rows(out / "roster.csv")}
     assert roster_rows["Noether, Emmy"]["student_id"] == "" and roster_rows["Lovelace, Ada"]["late"] == "yes"
     _assert_feedback_is_pages_only(out, [(s, "04-lstm") for s in grades])
+
+
+# --------------------------------------------------------------------------- attacks on attribution
+
+
+def _tiny_course(marker):
+    """Bytes of a zipped course folder (enough to be taken in) holding WHO.txt = marker."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("course/lessons/README.md", "x")
+        zf.writestr("course/rnnkit/__init__.py", "")
+        zf.writestr("course/WHO.txt", marker)
+    return buf.getvalue()
+
+
+def _graded_work(subs):
+    """{lms_id: WHO.txt of the work taken in} of the learners of a download."""
+    return {s.identity["lms_id"]: (Path(s.folder) / "WHO.txt").read_text() for s in subs if s.identity}
+
+
+@pytest.mark.parametrize("attacker", [
+    "12345_99999999_5550002_course.zip",  # sortable name "12345" = the victim's Canvas user id
+    "12345_LATE_99999999_5550002_course.zip",
+])
+def test_a_canvas_name_equal_to_another_learners_id_takes_nothing_over(tmp_path, attacker):
+    victim = ("smithjane_12345_5550001_course.zip", _tiny_course("VICTIM"), WHEN)
+    roster = [lms.RosterEntry(lms_id="12345", name="Smith, Jane"),
+              lms.RosterEntry(lms_id="99999999", name="12345")]
+    baseline, _general, _rows = lms.take_in_download(download(tmp_path / "a.zip", [victim]), tmp_path / "wa",
+                                                     roster)
+    assert _graded_work(baseline) == {"12345": "VICTIM"}
+    both = download(tmp_path / "b.zip", [victim, (attacker, _tiny_course("ATTACKER"), WHEN)])
+    attacked, _general, rows = lms.take_in_download(both, tmp_path / "wb", roster)
+    assert _graded_work(attacked) == {"12345": "VICTIM", "99999999": "ATTACKER"}
+    victim_sub = next(s for s in attacked if s.identity.get("lms_id") == "12345")
+    assert victim_sub.notes == next(s for s in baseline if s.identity).notes
+    assert all(r["note"] == "" for r in rows)  # both learners found in the roster
+
+
+@pytest.mark.parametrize("name", [
+    "doejohn_777_5550003_x_31337_assignsubmission_file_course.zip",  # Canvas upload named like Moodle's
+    "anon_777_5550004_course.zip",  # a learner named "Anon", or anonymous id 777
+    "o_brien_1_2_c.zip",  # no Canvas name has "_"
+])
+def test_a_file_name_read_more_than_one_way_or_no_way_is_nobodys(tmp_path, name):
+    stray, _general, _rows = lms.take_in_download(
+        download(tmp_path / "d.zip", [("smithjane_12345_5550001_course.zip", _tiny_course("JANE"), WHEN),
+                                     (name, _tiny_course("ODD"), WHEN)]), tmp_path / "w")
+    assert _graded_work(stray) == {"12345": "JANE"}
+    (odd,) = [s for s in stray if not s.identity]
+    assert odd.folder is None and name in odd.problem
+
+
+def test_canvas_ids_are_ascii_digits_and_names_are_needed():
+    assert lms.parse_top("\u0661\u0662\u0663_5550006_c.zip", False) == (None, None)
+    assert lms.parse_top("smith_\u0661\u0662\u0663_5550006_c.zip", False) == (None, None)
+    assert lms.parse_top("12345_5550006_c.zip", False) == (None, None)  # no name: no Canvas file
+    lms_name, fields = lms.parse_top("\u0661\u0662\u0663_99999_5550006_c.zip", False)
+    assert (lms_name, fields["lms_id"], fields["name"]) == ("canvas", "99999", "\u0661\u0662\u0663")
+    assert lms.parse_top("LATE_777_5550005_course.zip", False)[1]["late"] is None  # a learner named "Late"
+
+
+def test_every_text_cell_the_intake_writes_is_escaped(tmp_path):
+    evil = "=HYPERLINK(B2&C2)+0"
+    members = [(f"{evil}_31337_assignsubmission_file/course.zip", _tiny_course("EVIL"), WHEN),
+               ("Jane Smith_12345_assignsubmission_file/course.zip", _tiny_course("JANE"), WHEN)]
+    intake = submissions.take_in(download(tmp_path / "dl.zip", members), tmp_path / "work")
+    out = tmp_path / "out"
+    out.mkdir()
+    written = intake.write_tables(out, {}, [])
+    assert "submissions.csv" in written and "roster.csv" in written
+    for name in written:
+        for row in csv.reader(io.StringIO((out / name).read_text(encoding="utf-8"))):
+            assert not any(cell[:1] in ("=", "+", "@") for cell in row), (name, row)
+    sources = {r["source"] for r in _rows(out / "submissions.csv")}
+    assert f"'{evil}_31337_assignsubmission_file" in sources  # kept, with the quote a spreadsheet shows
+    assert submissions.csv_cell("-1") == "-1" and submissions.csv_cell("2.5") == "2.5"
+    assert submissions.csv_cell("-1+1") == "'-1+1" and submissions.csv_cell("-\u0661") == "'-\u0661"
+
+
+def test_grade_tables_escape_notes_and_messages(tmp_path):
+    from types import SimpleNamespace
+
+    from autograder.grading import grade
+
+    batch = SimpleNamespace(graded={("ann", "a1"): (1.0, 2.0)},
+                            results=[("ann", "a1", "t1", -1.0, 2.0, "=1+1")],
+                            ungradable=[("bob", "*", "@SUM(A1)")],
+                            notes=[("ann", "a1", "+cmd|' /C calc'!A0")])
+    grade._write_tables(batch, tmp_path)
+    assert _rows(tmp_path / "results.csv")[0]["message"] == "'=1+1"
+    assert _rows(tmp_path / "results.csv")[0]["score"] == "-1"
+    assert _rows(tmp_path / "ungradable.csv")[0]["reason"] == "'@SUM(A1)"
+    assert _rows(tmp_path / "notes.csv")[0]["note"] == "'+cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("evil", ['"\';\';\';\';\'",99999,S3,mal,A', '"x"";""y"";""z",99999,S3,mal,A',
+                                  '"a;b;c;d;e;f;g;h",99999,S3,mal,A'])
+def test_one_learners_name_does_not_change_how_the_roster_is_read(tmp_path, evil):
+    header = "Student,ID,SIS User ID,SIS Login ID,Section\n"
+    honest = ['"Smith, Jane",12345,S1,jsmith,A', '"Lee, Ann",23456,S2,alee,A']
+    (tmp_path / "base.csv").write_text(header + "\n".join(honest) + "\n")
+    (tmp_path / "evil.csv").write_text(header + "\n".join([honest[0], evil, honest[1]]) + "\n")
+    base = [(e.name, e.lms_id, e.sis_login_id) for e in lms.read_roster(tmp_path / "base.csv")]
+    got = [(e.name, e.lms_id, e.sis_login_id) for e in lms.read_roster(tmp_path / "evil.csv")]
+    assert base == [("Smith, Jane", "12345", "jsmith"), ("Lee, Ann", "23456", "alee")]
+    assert [g for g in got if g[1] != "99999"] == base and [g[1] for g in got] == ["12345", "99999", "23456"]
+
+
+def test_a_roster_with_semicolons_or_tabs_is_read_by_its_header(tmp_path):
+    for sep in (";", "\t"):
+        (tmp_path / "r.csv").write_text(sep.join(["Identifier", "Full name", "Email address"]) + "\n"
+                                        + sep.join(["Participant 7", "Ann, Lee", "a@x"]) + "\n")
+        (entry,) = lms.read_roster(tmp_path / "r.csv")
+        assert (entry.lms_id, entry.name, entry.email) == ("7", "Ann, Lee", "a@x")
+
+
+@pytest.mark.parametrize("text", ["0001-01-01 00:00:00 +01:00", "9999-12-31 23:59:59 -01:00",
+                                  "0001-01-01 00:00:05 UTC", "2024-03-01 12:00:00 +99:99",
+                                  "2024-03-01 12:00:00 +14:01", "2024-03-01 12:00:00 -15:00",
+                                  "2024-03-01 12:00:00 +05:60", "1969-12-31 23:59:59 UTC",
+                                  "2201-01-01 00:00:00 UTC"])
+def test_an_impossible_timestamp_is_a_note_not_an_ungradable_hand_in(tmp_path, text):
+    assert exchange.parse_timestamp(text) is None
+    (tmp_path / "timestamp.txt").write_text(text)
+    stamp, why = exchange.read_timestamp(tmp_path / "timestamp.txt")
+    assert stamp is None and "does not hold a time" in why
+
+
+def test_timestamps_at_the_edges_are_read_and_staged_with_four_digit_years():
+    from nbgrader.utils import parse_utc
+
+    for text, utc in [("2024-03-01 12:00:00 +14:00", dt.datetime(2024, 2, 29, 22)),
+                      ("2024-03-01 12:00:00 -12:00", dt.datetime(2024, 3, 2, 0)),
+                      ("1970-01-01 00:00:00 UTC", dt.datetime(1970, 1, 1)),
+                      ("2200-12-31 23:59:59 UTC", dt.datetime(2200, 12, 31, 23, 59, 59))]:
+        stamp = exchange.parse_timestamp(text)
+        assert stamp == utc, text
+        assert parse_utc(exchange.format_timestamp(stamp)).replace(tzinfo=None) == utc
+    assert exchange.format_timestamp(dt.datetime(5, 1, 2)) == "0005-01-02 00:00:00.000000 UTC"

@@ -10,20 +10,29 @@ submission after the student id the submitter gives (``nbgrader submit --student
 only warning when the folder's owner differs.
 
 ``SafeExchangeCollect`` (set as ``c.ExchangeFactory.collect`` by the course's
-``nbgrader_config.py``) is nbgrader's ``ExchangeCollect`` with two changes:
+``nbgrader_config.py``) is nbgrader's ``ExchangeCollect`` with three changes:
 
+- a folder whose name is not ``<student>+<assignment>+<time>[+<random>]`` with a time nbgrader
+  can read is left in the exchange with a warning naming it (learners can make folders in the
+  inbound folder, and in nbgrader one such name stops the collect for the whole class);
 - a submission folder that is not a folder (a link), or whose owner is not the Unix account
   named by its student id (when such an account exists), is left in the exchange with a
   warning, before the latest submission of each student is chosen;
 - the copy (``copy_submission``) takes folders and regular files only, each opened without
   following a link (``O_NOFOLLOW``) and without blocking, within nbgrader's size limits;
-  every link, FIFO, device or socket is left out and logged.
+  every link, FIFO, device or socket is left out and logged; a copied timestamp.txt nbgrader
+  cannot read (it would stop the next ``collect --update``) is replaced by the folder name's time.
+
+The owner check can only hold when the student has a Unix account: a learner with no account of
+that name can be impersonated by anyone who can write to the inbound folder (``deploy/hub``
+creates an account for every learner, so there it holds for all of them).
 
 ``deploy/hub/rnnhub.py`` (``return-feedback``) copies with the same ``copy_submission``.
 """
 
 from __future__ import annotations
 
+import datetime
 import errno
 import fnmatch
 import glob
@@ -33,7 +42,9 @@ import shutil
 import stat
 from collections import defaultdict
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.utils import check_mode, parse_utc
 
 # nbgrader's own limit on a submission (CourseDirectory.max_dir_size, 100000 kB), and sane others
 COLLECT_MAX_BYTES = 100_000 * 1000
@@ -173,16 +184,64 @@ class SafeExchangeCollect(ExchangeCollect):
     """
 
     def init_src(self):
-        """nbgrader's init_src, with the submissions that fail ``_acceptable`` left out first."""
-        super().init_src()  # nbgrader's checks of the course, the due date and its own selection
+        """nbgrader's init_src, with malformed names and the submissions that fail ``_acceptable`` left out.
+
+        nbgrader's own init_src is not called: it parses every folder name with nothing to catch a
+        name it cannot read. Its checks of the course and its reading of the due date are repeated
+        here unchanged, and ``_chosen`` makes nbgrader's choice among each student's submissions.
+        """
+        if self.coursedir.course_id == "":
+            self.fail("No course id specified. Re-run with --course flag.")
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = os.path.join(self.course_path, "inbound")
+        if not os.path.isdir(self.inbound_path):
+            self.fail(f"Course not found: {self.inbound_path}")
+        if not check_mode(self.inbound_path, read=True, execute=True):
+            self.fail(f"You don't have read permissions for the directory: {self.inbound_path}")
         student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
         pattern = os.path.join(self.inbound_path, f"{student_id}+{self.coursedir.assignment_id}+*")
-        records = [self._path_to_record(f) for f in glob.glob(pattern)]
+        records = [self._path_to_record(f) for f in sorted(glob.glob(pattern))]
+        self.duedate = self._duedate()
         by_student = defaultdict(list)
         for record in records:
-            if self._acceptable(record):
+            if record is not None and self._acceptable(record):
                 by_student[record["username"]].append(record)
         self.src_records = [self._chosen(group) for group in by_student.values()]
+
+    def _duedate(self):
+        """The assignment's due date in the gradebook (naive UTC datetime) or None, read as nbgrader does."""
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
+            try:
+                return gradebook.find_assignment(self.coursedir.assignment_id).duedate
+            except MissingEntry:
+                return None
+
+    def _path_to_record(self, path):
+        """nbgrader's record of a submission folder, or None (with a warning) when its name is malformed.
+
+        Inputs:
+        - path: str, a folder in the inbound folder, named <student>+<assignment>+<time>[+<random>]
+          by ``nbgrader submit`` -- but any learner can make a folder there with any name.
+
+        Returns:
+        - record: dict with 'username' (str), 'filename' (str, the folder's name) and 'timestamp'
+          (naive UTC datetime), as nbgrader makes it; or None when the name does not split into
+          those parts (a student id is never empty and never holds '+', which ``nbgrader submit``
+          refuses), names another assignment, or holds a time nbgrader cannot read.
+        """
+        filename = os.path.basename(path)
+        parts = filename.rsplit("+", 3)  # as nbgrader splits it
+        try:
+            if len(parts) < 3 or not parts[0] or "+" in parts[0] or parts[1] != self.coursedir.assignment_id:
+                raise ValueError(f"not <student>+{self.coursedir.assignment_id}+<time>[+<random>]")
+            timestamp = parse_utc(parts[2])
+            if not isinstance(timestamp, datetime.datetime):
+                raise ValueError(f"{parts[2]!r} is not a time")
+        except Exception as err:  # dateutil raises ParserError, OverflowError, ...: each means "malformed"
+            self.log.warning("Submission folder %s has a malformed name (%s: %s): not collected",
+                             path, type(err).__name__, err)
+            return None
+        return {"username": parts[0], "filename": filename, "timestamp": timestamp}
 
     def _chosen(self, records):
         """nbgrader's choice among one student's submissions: the latest (before the due date)."""
@@ -216,7 +275,10 @@ class SafeExchangeCollect(ExchangeCollect):
     def do_copy(self, src, dest, log=None):
         """Copy one submission with ``copy_submission`` under nbgrader's limits; log what was left out."""
         coursedir = self.coursedir
-        uid = unix_uid(self._path_to_record(src)["username"]) if self.check_owner else None
+        record = self._path_to_record(src)  # src is a chosen record's folder, so its name reads
+        if record is None:
+            return
+        uid = unix_uid(record["username"]) if self.check_owner else None
         try:
             left_out = copy_submission(
                 src, dest, skipped=coursedir.ignore, included=coursedir.include,
@@ -230,8 +292,31 @@ class SafeExchangeCollect(ExchangeCollect):
             return
         for note in left_out:
             self.log.warning("Submission %s: %s", os.path.basename(src), note)
+        self._keep_timestamp_readable(src, dest)
         if coursedir.groupshared:
             self._share_with_group(dest)
+
+    def _keep_timestamp_readable(self, src, dest):
+        """Replace a copied timestamp.txt nbgrader cannot read by the time in the folder's name.
+
+        nbgrader's next ``collect --update`` reads the copy's timestamp.txt (written by the learner)
+        and stops the collect for everyone when it does not parse; ``nbgrader submit`` writes the
+        same time in both places.
+        """
+        path = os.path.join(dest, "timestamp.txt")
+        if not os.path.isfile(path):
+            return
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read().strip()
+            if text:
+                parse_utc(text)
+            return
+        except Exception as err:  # as in _path_to_record: anything raised means "unreadable"
+            self.log.warning("Submission %s: timestamp.txt cannot be read (%s), replaced by the time in "
+                             "the folder's name", os.path.basename(src), type(err).__name__)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(os.path.basename(src).rsplit("+", 3)[2])
 
     def _share_with_group(self, dest):
         """What nbgrader's do_copy does in a group-shared course: folders ug+rwx (setgid), files ug+rw."""

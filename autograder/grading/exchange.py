@@ -14,7 +14,8 @@ takes SUBS = that course directory (or its ``submitted/`` folder) as it is:
 - ``timestamp.txt`` is read (at most ``MAX_TIMESTAMP_BYTES``, one of the forms nbgrader
   writes) and kept with the submission: it is written again, in nbgrader's own format,
   into the staged folder of ``OUT/course`` so that nbgrader records the submission time
-  in the gradebook. A timestamp that cannot be read is a note, never a lost submission.
+  in the gradebook. A timestamp that cannot be read is a note, never a lost submission;
+  so is one with an offset beyond +-14:00 or a year outside 1970-2200.
 - due dates (and per-learner extensions) are read from the course's ``gradebook.db``
   (opened read-only) when SUBS is the course directory or its ``submitted/`` folder;
   they are set on the assignments of ``OUT/course`` so that nbgrader computes lateness
@@ -53,6 +54,8 @@ SOLUTION_MARKER = f"### {regions.SOLUTION[0]}".encode()
 MAX_MARKER_SCAN = 4 << 20  # bytes of one file searched for the marker
 MAX_TIMESTAMP_BYTES = 200
 NBGRADER_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's default timestamp_format, in UTC
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the furthest zones from UTC are UTC-12:00 and UTC+14:00
+MIN_YEAR, MAX_YEAR = 1970, 2200  # a timestamp outside these years is unreadable, not a hand-in time
 _TIMESTAMP = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)"
     r"(?: ?(Z|[+-]\d{2}:?\d{2}|[A-Za-z][A-Za-z0-9_/+-]{0,39}))?$"
@@ -226,21 +229,31 @@ def parse_timestamp(text):
     except ValueError:
         return None
     if zone in (None, "Z", "UTC", "GMT"):
-        return when
-    if zone[0] in "+-":
+        offset = dt.timedelta(0)
+    elif zone[0] in "+-":
         digits = zone.replace(":", "")
-        offset = dt.timedelta(hours=int(digits[1:3]), minutes=int(digits[3:5]))
-        return when - offset if zone[0] == "+" else when + offset
-    tz = dateutil.tz.gettz(zone)
-    if tz is None:
-        return None
-    local = when.replace(tzinfo=tz)
-    return (local - local.utcoffset()).replace(tzinfo=None)
+        hours, minutes = int(digits[1:3]), int(digits[3:5])
+        if minutes >= 60:
+            return None
+        offset = dt.timedelta(hours=hours, minutes=minutes) * (1 if zone[0] == "+" else -1)
+    else:
+        tz = dateutil.tz.gettz(zone)
+        if tz is None:
+            return None
+        try:
+            offset = when.replace(tzinfo=tz).utcoffset()
+        except (OverflowError, ValueError):
+            return None
+        if offset is None:
+            return None
+    if abs(offset) > MAX_UTC_OFFSET or not MIN_YEAR <= when.year <= MAX_YEAR:
+        return None  # no zone on Earth is further from UTC; no hand-in was made then
+    return when - offset  # within the years above: no overflow
 
 
 def format_timestamp(when):
-    """nbgrader's own timestamp text for a naive UTC datetime."""
-    return when.strftime(NBGRADER_FORMAT)
+    """nbgrader's own timestamp text for a naive UTC datetime (the year always with four digits)."""
+    return f"{when.year:04d}" + when.strftime(NBGRADER_FORMAT[2:])
 
 
 # --------------------------------------------------------------------------- due dates

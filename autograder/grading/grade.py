@@ -654,7 +654,8 @@ def _write_tables(batch, out):
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(header)
-            writer.writerows(rows)
+            # names, notes and messages come from learners' files: no cell may run as a formula
+            writer.writerows([[submissions.csv_cell(v) for v in row] for row in rows])
         os.replace(tmp, out / name)
 
     write(

@@ -20,7 +20,10 @@ FileNameCollectorPlugin, whose ``named_regexp`` takes ``student_id``, ``file_id`
   the name being the lowercase sortable name with everything but letters and digits removed,
   ``LATE`` present when Canvas counted the submission late; anonymous grading writes
   ``anon_<anonymous id>`` for the user id. ``late_`` in front of the name (older downloads)
-  counts as late too. The attachment ids grow with time.
+  counts as late too. The attachment ids grow with time. Ids are ASCII digits; a user id
+  needs a name (one run of letters and digits) before it, except ``anon_<id>``; a file name
+  that reads more than one way (as Moodle's and Canvas's, or as two learners') is given to
+  nobody and listed as ungradable with the reason.
 
 Every name, link and member of a download is hostile: the download is read with the
 hardening of ``autograder.grading.submissions`` (no link followed, no FIFO opened, zip
@@ -81,13 +84,12 @@ from autograder.grading import submissions as subs_mod
 from autograder.grading.submissions import IntakeError, Limits, Submission, show
 
 MOODLE_FOLDER = re.compile(
-    r"^(?P<name>.+?)_(?P<lms_id>\d{1,18})_assignsubmission_(?P<plugin>[a-z]+)_?$", re.S)
+    r"^(?P<name>.+?)_(?P<lms_id>[0-9]{1,18})_assignsubmission_(?P<plugin>[a-z]+)_?$", re.S)
 MOODLE_FILE = re.compile(
-    r"^(?P<name>.+?)_(?P<lms_id>\d{1,18})_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$", re.S)
-CANVAS_FILE = re.compile(
-    r"^(?:(?P<name>[^\W_]+(?:_[^\W_]+)*?)_)??(?:(?P<late>late)_)?"
-    r"(?P<lms_id>\d{1,18}|anon_[A-Za-z0-9]{1,40})_(?:(?P<attachment>\d{1,18})_(?P<file>.+)|(?P<text>text|link)\.html)$",
-    re.S | re.I)
+    r"^(?P<name>.+?)_(?P<lms_id>[0-9]{1,18})_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$", re.S)
+CANVAS_NAME = re.compile(r"[^\W_]+")  # Canvas keeps only letters and digits of the sortable name
+CANVAS_USER_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
+CANVAS_ANON_ID = re.compile(r"[A-Za-z0-9]{1,40}", re.ASCII)
 NAME_CHARS = 40  # a name's share of a student id (64 characters at most, the LMS id goes after it)
 MAX_ROSTER_BYTES = 32 << 20
 # One learner's part of a download: a few zips of at most a submission's size each.
@@ -133,24 +135,70 @@ class Upload:
 
 
 def parse_top(name, is_folder):
-    """(lms, fields dict) for the name of a download entry, or (None, None) when it is no LMS name."""
+    """(lms, fields dict) for the name of a download entry, or (None, None) when it is no LMS name.
+
+    A name read more than one way (see ``name_readings``) is no LMS name either: guessing
+    could hand one learner's upload to another.
+    """
+    readings = name_readings(name, is_folder)
+    return readings[0] if len(readings) == 1 else (None, None)
+
+
+def name_readings(name, is_folder):
+    """Every (lms, fields dict) a download entry's name can be read as (a list, usually of one)."""
     name = unicodedata.normalize("NFC", name)
     if is_folder:
         m = MOODLE_FOLDER.match(name)
-        return ("moodle", m.groupdict()) if m else (None, None)
+        return [("moodle", m.groupdict())] if m else []
+    readings = []
     m = MOODLE_FILE.match(name)
     if m:
-        return "moodle", m.groupdict()
-    m = CANVAS_FILE.match(name)
-    if m:
-        fields = m.groupdict()
-        person = fields.get("name") or ""
-        if re.match(r"^late_", person, re.I):  # the older "late_" in front
-            fields["late"], fields["name"] = "late", person[5:]
-        if fields.get("text"):
-            fields["file"] = f"{fields['text']}.html"
-        return "canvas", fields
-    return None, None
+        readings.append(("moodle", m.groupdict()))
+    readings += [("canvas", fields) for fields in _canvas_readings(name)]
+    return readings
+
+
+def _canvas_readings(name):
+    """The ways ``name`` reads as ``<name>[_LATE]_<user id>_<attachment>_<file>`` (see the module docstring).
+
+    The user id must follow a name (letters and digits, as Canvas writes it) or be
+    ``anon_<id>`` with no name; ``LATE`` after the name or ``late`` before it marks lateness
+    only beside a name (a learner named "Late" is on time). Ids are ASCII digits.
+    """
+    parts = name.split("_")
+    readings = []
+    ids = []  # (parts before the id, the id, anonymous?)
+    for i in range(len(parts)):
+        if CANVAS_USER_ID.fullmatch(parts[i]):
+            ids.append((i, parts[:i], parts[i], False))
+        if i >= 1 and parts[i - 1].lower() == "anon" and CANVAS_ANON_ID.fullmatch(parts[i]):
+            ids.append((i, parts[:i - 1], f"anon_{parts[i]}", True))
+    for i, head, lms_id, anonymous in ids:
+        rest = parts[i + 1:]
+        if len(rest) >= 2 and CANVAS_USER_ID.fullmatch(rest[0]) and "_".join(rest[1:]):
+            tail = {"attachment": rest[0], "file": "_".join(rest[1:]), "text": None}
+        elif len(rest) == 1 and rest[0].lower() in ("text.html", "link.html"):
+            tail = {"attachment": None, "file": rest[0], "text": rest[0][:-5]}
+        else:
+            continue
+        for person, late in _canvas_heads(head, anonymous):
+            readings.append({"name": person, "late": late, "lms_id": lms_id, **tail})
+    return readings
+
+
+def _canvas_heads(head, anonymous):
+    """[(name or None, late marker or None)] for the parts before a Canvas user id."""
+    if anonymous:  # anonymous grading writes no name
+        if not head:
+            return [(None, None)]
+        return [(None, head[0])] if len(head) == 1 and head[0].lower() == "late" else []
+    if len(head) == 1 and CANVAS_NAME.fullmatch(head[0]):
+        return [(head[0], None)]
+    if len(head) == 2 and head[1] == "LATE" and CANVAS_NAME.fullmatch(head[0]):
+        return [(head[0], head[1])]
+    if len(head) == 2 and head[0].lower() == "late" and CANVAS_NAME.fullmatch(head[1]):
+        return [(head[1], head[0])]  # the older "late_" in front of the name
+    return []
 
 
 def safe_name(name):
@@ -229,11 +277,7 @@ def read_roster(path):
     except UnicodeDecodeError:
         raise RosterError(f"the roster {path} is not UTF-8 text: export it from the LMS as CSV "
                           "(UTF-8)") from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    rows = list(csv.reader(io.StringIO(text), delimiter=_roster_delimiter(text)))
     if not rows:
         raise RosterError(f"the roster {path} is empty")
     header = [h.strip().casefold() for h in rows[0]]
@@ -251,7 +295,7 @@ def read_roster(path):
         entry = RosterEntry(email=cell("email"), id_number=cell("id_number"), sis_user_id=cell("sis_user_id"),
                             sis_login_id=cell("sis_login_id"), section=cell("section"))
         ident = cell("lms_id")
-        digits = re.search(r"(\d+)$", ident)
+        digits = re.search(r"([0-9]+)$", ident)
         if ident and not digits:
             continue  # Canvas's "Points Possible" row, or a test line
         entry.lms_id = digits.group(1) if digits else ""
@@ -261,9 +305,27 @@ def read_roster(path):
     return entries
 
 
+def _roster_delimiter(text):
+    """The separator of a roster: the one that splits its header line into the most known column names.
+
+    Only the header is looked at (the LMS writes it; the learners' names below are anyone's), and
+    "," wins a tie (the CSV of Canvas and Moodle; ";" and tab come from spreadsheets set to a
+    locale that writes decimal commas).
+    """
+    header_line = text.split("\n", 1)[0].rstrip("\r")
+    known = {name for names in _COLUMNS.values() for name in names}
+    best, best_count = ",", 0
+    for delimiter in (",", ";", "\t"):
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        count = sum(1 for cell in cells if cell.strip().casefold() in known)
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
 def match_roster(entries, upload):
     """The roster entry of a learner (by LMS id, else by a unique name), or None."""
-    if upload.lms_id.isdigit() and any(e.lms_id for e in entries):
+    if upload.lms_id.isascii() and upload.lms_id.isdigit() and any(e.lms_id for e in entries):
         found = [e for e in entries if e.lms_id == upload.lms_id]
         return found[0] if len(found) == 1 else None
     if upload.lms == "canvas":
@@ -367,6 +429,10 @@ def take_in_download(subs, work_dir, roster=None):
 
 
 def _stray(top, kind="entry"):
+    if len(name_readings(top, False)) > 1:
+        return (top, f"the {kind} {show(top)!r} in the download can be read as more than one learner's "
+                     "(Moodle or Canvas) submission, so it is given to none: find whose it is in the LMS and "
+                     "grade it on its own (put it in a folder as <student_id>.zip)")
     return (top, f"the {kind} {show(top)!r} in the download is not named as a Moodle or Canvas submission: "
                  "grade it on its own (put it in a folder as <student_id>.zip) if it is a learner's")
 
@@ -648,7 +714,7 @@ def write_tables(out, subs, rows, graded, assignments, stamp=None):
         body = []
         for s in (s for s in learners if s.identity["lms"] == "canvas"):
             ident = s.identity
-            canvas_id = ident["lms_id"] if ident["lms_id"].isdigit() else ""
+            canvas_id = ident["lms_id"] if CANVAS_USER_ID.fullmatch(ident["lms_id"]) else ""
             body.append([ident.get("roster_name") or ident["name"], canvas_id, ident.get("sis_user_id", ""),
                          ident.get("sis_login_id", ""), ident.get("section", ""),
                          *[_num(graded[(s.student_id, a)][0]) if (s.student_id, a) in graded else ""
@@ -692,9 +758,5 @@ def _write_csv(path, header, rows):
 
 
 def _cell(value):
-    """A cell a spreadsheet will not run: text from the download starting with = + - @ gets a quote."""
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return "'" + text
-    return text
-
+    """A cell a spreadsheet will not run (the one escaping of every CSV the intake writes)."""
+    return subs_mod.csv_cell(value)

@@ -889,7 +889,7 @@ class Intake:
             writer = csv.writer(f)
             writer.writerow(["student_id", "assignment", "source", "submitted_at", "late", "seconds_late",
                              "intake"])
-            writer.writerows(rows)
+            writer.writerows([[csv_cell(v) for v in row] for row in rows])
         os.replace(path.with_suffix(".tmp"), path)
         written = [path.name]
         if self.kind == "lms":
@@ -962,3 +962,25 @@ def check_tasks(good, todo):
         if folder is not None:
             wanted.setdefault((student, str(folder)), []).append(assignment)
     return [(student, folder, assignments) for (student, folder), assignments in sorted(wanted.items())]
+
+
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def csv_cell(value):
+    """The text of one cell of a CSV written for people, made safe to open in a spreadsheet.
+
+    Text from a download or a learner (names, file names, messages) starting with ``=``, ``+``,
+    ``-``, ``@``, a tab or a line break would be run as a formula by Excel, LibreOffice or
+    Google Sheets (OWASP "CSV Injection"); such a cell gets a leading ``'``. Plain numbers
+    (``-1``, ``2.5``) are written as they are.
+
+    Inputs:
+    - value: anything; str() of it is written
+    Returns the text of the cell.
+    """
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
