@@ -75,12 +75,16 @@ def _called_checks(check_id):
     module, function = check_id.split(".")
     mod = importlib.import_module(f"rnnkit.{module}")
     tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(mod, function))))
-    by_identity = {id(reference_function(c.check_id)): c.check_id for c in CHECKS}
     called = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            other = by_identity.get(id(getattr(mod, node.func.id, None)))
-            if other is not None and other != check_id:
+            # By the called function's own module and name, not its identity: another test may
+            # have imported rnnkit afresh, leaving two copies of each function about.
+            target = getattr(mod, node.func.id, None)
+            if not callable(target) or not str(getattr(target, "__module__", "")).startswith("rnnkit."):
+                continue
+            other = f"{target.__module__.split('.', 1)[1]}.{target.__name__}"
+            if other in CHECKS_BY_ID and other != check_id:
                 called.add(other)
     return called
 
