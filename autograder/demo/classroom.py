@@ -14,6 +14,8 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from autograder.grading import gradebook
+
 
 def replace_function(py_path, name, new_source):
     """Replace the top-level function ``name`` in a .py file by ``new_source`` (a whole ``def``)."""
@@ -208,9 +210,7 @@ def name_students(course, names):
     - course: the nbgrader course directory (holding gradebook.db)
     - names: {student_id: (first_name, last_name, email)}; learners not in the gradebook are added
     """
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+    with gradebook.open_gradebook(course) as gb:
         for student, (first, last, email) in names.items():
             gb.update_or_create_student(student, first_name=first, last_name=last, email=email)
 

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from autograder import regions
 from autograder.checks.registry import LESSONS
+from autograder.grading import gradebook
 from autograder.grading import submissions as subs_mod
 from autograder.grading.submissions import IntakeError, show
 
@@ -342,10 +343,9 @@ def apply_due_dates(course, due, extensions, students):
         return
     import warnings
 
-    from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+    with gradebook.open_gradebook(course) as gb:
         for assignment, when in sorted(due.items()):
             gb.update_or_create_assignment(assignment, duedate=when)
         for (assignment, student), extra in sorted(extensions.items()):

@@ -35,6 +35,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.grading import gradebook
+
 FINAL = "final-grades.csv"
 LMS = "final-grades-lms.csv"
 GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score"]
@@ -140,10 +142,10 @@ def read_final_grades(out):
     if not db.is_file():
         raise ExportError(f"no gradebook at {db}: grades.csv is there but not the course directory "
                           "that grading wrote; export needs the whole --out folder of `grade`")
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     grades, learners, missing = [], {}, []
-    with Gradebook(f"sqlite:///{db}") as gb:
+    with gradebook.open_gradebook(out / "course") as gb:
         for student, assignment in pairs:
             try:
                 sub = gb.find_submission(assignment, student)

@@ -31,10 +31,9 @@ from pathlib import Path
 
 import nbformat
 import nbgrader
-from nbgrader.api import Gradebook
 
 from autograder import paths, regions
-from autograder.grading import sanitize
+from autograder.grading import gradebook, sanitize
 from autograder.grading.nbpre import NBGRADER_FILES
 from autograder.grading.sanitize import MATHJAX_DIR
 
@@ -147,8 +146,7 @@ def _score_summary(course, student, assignment, saved_outputs=1):
       hand in formgrader (points given, extra credit, the comment: instructor text, made
       inert with the rest of the page)
     """
-    db_url = f"sqlite:///{Path(course) / 'gradebook.db'}"
-    with Gradebook(db_url) as gb:
+    with gradebook.open_gradebook(course) as gb:
         sub = gb.find_submission(assignment, student)
         nb = gb.find_submission_notebook(assignment, assignment, student)
         code = [g for g in nb.grades if getattr(g.cell, "cell_type", None) == "code"]

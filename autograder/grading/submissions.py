@@ -844,9 +844,9 @@ class Intake:
         named = {s.student_id: s.identity.get("roster_name") or s.identity.get("name", "")
                  for s in self.good() if s.identity}
         if named:
-            from nbgrader.api import Gradebook
+            from autograder.grading import gradebook  # imports nbgrader: only for an LMS class
 
-            with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+            with gradebook.open_gradebook(course) as gb:
                 for student, name in sorted(named.items()):
                     if "," in name:  # Canvas's sortable name: "Last, First"
                         last, _, first = (x.strip() for x in name.partition(","))
