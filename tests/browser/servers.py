@@ -3,6 +3,7 @@
 import contextlib
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -42,3 +43,17 @@ def stop_server(server, url, token):
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def wait_until_serving(server, url, token, seconds, log_path):
+    """Wait until the Jupyter server started as ``server`` answers at ``url``; fail the test, naming
+    its log, if it exits or does not answer within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Jupyter server did not start; its log: {log_path}")
+            time.sleep(0.3)

@@ -19,11 +19,15 @@ import re
 import secrets
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from servers import CHROMIUM, free_port, stop_server, sync_playwright_or_skip  # beside this file
+from servers import (  # beside this file
+    CHROMIUM,
+    free_port,
+    stop_server,
+    sync_playwright_or_skip,
+    wait_until_serving,
+)
 
 from autograder.building.course import nbgrader_env
 
@@ -74,15 +78,7 @@ def formgrader(demo):
         cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Jupyter server did not start; its log: {log_path}")
-                time.sleep(0.3)
+        wait_until_serving(server, url, token, 90, log_path)
         yield url, token
     finally:
         stop_server(server, url, token)

@@ -19,11 +19,16 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from servers import CHROMIUM, free_port, stop_server, sync_playwright_or_skip  # beside this file
+from servers import (  # beside this file
+    CHROMIUM,
+    free_port,
+    stop_server,
+    sync_playwright_or_skip,
+    wait_until_serving,
+)
 
 from autograder.building import release
 
@@ -58,15 +63,7 @@ def lab(tmp_path_factory, sync_playwright):
         cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start; its log: {tmp / 'jupyterlab.log'}")
-                time.sleep(0.3)
+        wait_until_serving(server, url, token, 60, tmp / "jupyterlab.log")
         yield url, token, course
     finally:
         stop_server(server, url, token)
