@@ -74,6 +74,12 @@ def _fixtures(p):
                    help="fixture folder (default: autograder/checks/fixtures)")
 
 
+def _pretrained(p):
+    p.add_argument("--check", action="store_true",
+                   help="train again in memory and fail if the committed weights differ")
+    p.add_argument("--path", help="the weights file (default: rnnkit/stacked_loudness.npz)")
+
+
 # name: (module that runs it, one-line help, its arguments, whether its module docstring is the epilog)
 COMMANDS = {
     "release": ("autograder.building.release",
@@ -90,6 +96,9 @@ COMMANDS = {
                 "regenerate lessons/ from solutions/ (or --check that it is current)", _lessons, False),
     "fixtures": ("autograder.building.fixtures",
                  "regenerate the published check fixtures (or --check them)", _fixtures, False),
+    "pretrained": ("autograder.building.pretrained",
+                   "retrain the small network lesson 3 ships (or --check the committed weights)", _pretrained,
+                   False),
 }
 
 

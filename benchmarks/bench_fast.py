@@ -18,6 +18,12 @@ float64, one thread, at (T, B, D, H) = SHAPE:
 
 All three return the gradients of the inputs, the initial state and every parameter.
 Before timing, the fast path's gradients are checked against the learner path's.
+
+A second table times what training actually runs: one step of ``rnnkit.train.SequenceModel``
+(forward, MSE on the last step's prediction, backward) at lesson 7's size, MODEL_SHAPE, with
+each engine: ``engine="cells"`` (the default: ``multilayer.stacked_forward`` and
+``stacked_backward`` with the cells, i.e. the learner's code; the backward runs the forward
+pass twice more) and ``engine="fast"``.
 The numpy paths and torch run in two child processes (numpy and torch never share a
 process) with one BLAS thread set before either library is imported; the parent asks
 for one sample of each path in turn, so that a change of load on the machine hits all
@@ -37,13 +43,15 @@ if os.environ.get("RNNKIT_BENCH_SHAPE"):  # e.g. "5,2,3,4" for a smoke test of t
     SHAPE = tuple(int(v) for v in os.environ["RNNKIT_BENCH_SHAPE"].split(","))
 CELLS = ["rnn", "lstm", "gru"]
 PATHS = ["fast", "learner", "torch"]
+MODEL_SHAPE = (40, 32, 2, 32)  # T, B, D, H: lesson 7's adding problem at its longest small length
+MODEL_PATHS = ["step_cells", "step_fast"]  # one SequenceModel training step, per engine
 DTYPE = "float64"
 THREADS = 1
 
 
 def cases():
     """Every timed case, (cell, path), in a fixed order shared by parent and workers."""
-    return [(cell, path) for cell in CELLS for path in PATHS]
+    return [(cell, path) for cell in CELLS for path in PATHS + MODEL_PATHS]
 
 
 # ----------------------------------------------------------------------------- workers
@@ -70,6 +78,22 @@ def _check_same_gradients(fast_result, learner_result, np):
             raise AssertionError("fast path and learner path disagree")
 
 
+def _model_step(cell, engine, np):
+    """One SequenceModel training step at MODEL_SHAPE (forward, MSE, backward); returns the gradients."""
+    from rnnkit.train import SequenceModel, mse
+
+    T, B, D, H = MODEL_SHAPE
+    model = SequenceModel(cell, D, H, 1, rng=0, engine=engine)
+    rng = np.random.default_rng(1)
+    xs, target = rng.standard_normal((T, B, D)), rng.standard_normal((B, 1))
+
+    def step():
+        _, dpred = mse(model.forward(xs), target)
+        return model.backward(dpred)
+
+    return step
+
+
 def numpy_functions():
     import numpy as np
 
@@ -80,6 +104,14 @@ def numpy_functions():
     for cell, path in cases():
         if path == "torch":
             fns.append(None)
+            continue
+        if path in MODEL_PATHS:
+            step = _model_step(cell, path.removeprefix("step_"), np)
+            if path == "step_fast":  # both engines must compute the same gradients
+                pairs = zip(step(), _model_step(cell, "cells", np)(), strict=True)
+                if not all(np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in pairs):
+                    raise AssertionError("the two SequenceModel engines disagree")
+            fns.append(step)
             continue
         cell_object, params, xs, state0, dys = _problem(cell, np)
 
@@ -200,6 +232,14 @@ def markdown(samples, meta, repeats):
             vs_torch = f"{ms['fast'] / ms['torch']:.2f}x" if "torch" in ms else "-"
             lines.append(f"| {cell.upper()} | {ms['fast']:.1f} | {ms['learner']:.1f} | "
                          f"{ms['learner'] / ms['fast']:.1f}x | {torch_ms} | {vs_torch} |")
+        lines.append("")
+        lines += [f"{title}, one SequenceModel training step at (T, B, D, H) = {MODEL_SHAPE}:", "",
+                  "| cell | engine=\"fast\" ms | engine=\"cells\" (default) ms | cells / fast |",
+                  "|---|---:|---:|---:|"]
+        for cell in CELLS:
+            ms = {path: _median([s[clock] for s in samples[(cell, path)]]) * 1e3 for path in MODEL_PATHS}
+            lines.append(f"| {cell.upper()} | {ms['step_fast']:.2f} | {ms['step_cells']:.2f} | "
+                         f"{ms['step_cells'] / ms['step_fast']:.1f}x |")
         lines.append("")
     return "\n".join(lines)
 

@@ -7,12 +7,16 @@ A cell is any object with
   the GRU. ``y`` is what the layer above (or the loss) sees.
 - ``step_backward(x, state_prev, params, dy, dstate) -> (dx, dstate_prev, dparams)``:
   the backward pass of ``step``, recomputing the forward step from its inputs.
-  ``dy`` is dL/dy_t from above (the loss, or the layer above at step t);
-  ``dstate`` is dL/d(new state tuple) from step t+1 (a tuple like ``state``, or
-  None for zero, e.g. at the last step). The cell adds the two where they meet
-  (y_t is part of the LSTM's and GRU's state; the RNN's s_t is its output).
-  Returns dL/dx_t, dL/d(state_prev) (a tuple like ``state``) and dL/d(params)
-  (the params' type, summed over the batch).
+  ``dy`` is dL/dy_t from above only (the loss, or the layer above at step t; not
+  from step t+1); ``dstate`` is dL/d(state_t) from step t+1 only (a tuple like
+  ``state``, or None for zero, e.g. at the last step). The cell adds the two where
+  they meet and hands the step's backward function what its docstring asks for:
+      RNN   rnn_step_backward   ds = dy + dstate[0]              (total dL/ds_t)
+      LSTM  lstm_step_backward  dy = dy + dstate[0]              (total dL/dy_t),
+                                ds = dstate[1]                   (dL/ds_t from step t+1 only)
+      GRU   gru_step_backward   dy = dy + dstate[0]              (total dL/dy_t)
+  Returns dL/dx_t, dL/d(state_{t-1}) from step t only (a tuple like ``state``) and
+  dL/d(params) of this step (the params' type, summed over the batch).
 - ``zero_state(B, H, dtype)``: the all-zero initial state for a batch of B.
 - ``init_params(D, H, rng, dtype)``: fresh parameters for input size D and
   state size H.
@@ -46,7 +50,8 @@ class RNNCell:
         return s, (s,)
 
     def step_backward(self, x, state_prev, params, dy, dstate=None):
-        """Backward of ``step``. The RNN's output is its state, so dL/ds_t = dy + dstate[0]."""
+        """Backward of ``step``: dy is dL/dy_t from above only, dstate dL/d(state_t) from step t+1
+        only. The RNN's output is its state, so the total dL/ds_t is dy + dstate[0]."""
         (s_prev,) = state_prev
         ds = dy if dstate is None else dy + dstate[0]
         dx, ds_prev, dW, db = rnn.rnn_step_backward(x, s_prev, params.W, params.b, ds)
@@ -80,7 +85,9 @@ class LSTMCell:
         return y, (y, s)
 
     def step_backward(self, x, state_prev, params, dy, dstate=None):
-        """Backward of ``step``: y_t gets dy + dstate[0]; s_t gets dstate[1] from step t+1."""
+        """Backward of ``step``: dy is dL/dy_t from above only, dstate dL/d(state_t) from step t+1
+        only. The total dL/dy_t is dy + dstate[0]; s_t gets dstate[1], from step t+1 only (the part
+        through y_t is lstm_step_backward's own)."""
         y_prev, s_prev = state_prev
         if dstate is None:
             dy_total, ds = dy, np.zeros_like(dy)
@@ -122,7 +129,8 @@ class GRUCell:
         return y, (y,)
 
     def step_backward(self, x, state_prev, params, dy, dstate=None):
-        """Backward of ``step``: y_t gets dy + dstate[0]."""
+        """Backward of ``step``: dy is dL/dy_t from above only, dstate dL/d(state_t) from step t+1
+        only. The total dL/dy_t is dy + dstate[0]."""
         (y_prev,) = state_prev
         dy_total = dy if dstate is None else dy + dstate[0]
         dx, dy_prev, grads = gru.gru_step_backward(x, y_prev, params, dy_total)

@@ -18,20 +18,13 @@ differs on both counts:
 
 1. The mix is mirrored: PyTorch's z is 1 - u. Since sigma(-v) = 1 - sigma(v),
    W_z = -W_u and b_z = -b_u make them equal for every input.
-2. The reset gate's place: the memo scales y before the recurrent product,
-   W_ay (r * y); PyTorch scales after it, r * (W_hn h + b_hn). These agree for all
-   r and y only when W_ay (r * y) = r * (W_ay y), that is when the recurrent block
-   is diagonal, and b_hn = 0 (PyTorch's r scales b_hn too). No general mapping exists.
+2. The reset gate's place: the memo scales y_{t-1} before the recurrent product,
+   PyTorch scales the product (and its bias b_hn) after it. For general weights these
+   are different functions of the same weights (lesson 5, section 3, measures how far
+   apart; when they agree is a question of that lesson).
 
-With W_r = [W_ir | W_hr], b_r = b_ir + b_hr, W_a = [W_in | W_hn] and z = 1 - u, the
-two agree exactly (tested against torch in float64 to 1e-12) when the reset gate
-is pinned open (r = 1) and b_in + b_hn = b_a; on a zero previous output (the first
-step from the zero state) with b_hn = 0; and for a diagonal recurrent block with
-b_hn = 0, over any sequence and any number of layers. Otherwise they are different
-functions of the same weights: with PyTorch's default initialisation, one step from
-a random state differs by about 0.02 per element on average, 0.1 at most over a
-batch of 64. Keras' GRU(reset_after=False) places the reset gate as the memo does
-and mixes as h = z * h_prev + (1 - z) * hh: the memo's GRU with z = 1 - u.
+Keras' GRU(reset_after=False) places the reset gate as the memo does and mixes as
+h = z * h_prev + (1 - z) * hh: the memo's GRU with z = 1 - u.
 
 Shapes: x_t (B, D); y_t and every gate (B, H); each W_* (H, D + H) with columns
 [:D] acting on x_t and [D:] on (r_t *) y_{t-1}; each b_* (H,). Unbatched inputs
@@ -167,13 +160,15 @@ def gru_step_backward(x, y_prev, params, dy):
     - x: input x_t, shape (B, D) or (D,)
     - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
     - params: GRUParams with W_* (H, D + H) and b_* (H,)
-    - dy: dL/dy_t, the total gradient on the output y_t (from the loss or the
-      layer above at step t, plus from step t+1), shape (B, H) or (H,)
+    - dy: total dL/dy_t: the whole gradient on the output y_t, from above at step t (the
+      loss, or the layer above) plus from step t+1 (where y_t is y_{t-1}); the caller adds
+      the two. Shape (B, H) or (H,)
 
     Returns a tuple of:
     - dx: dL/dx_t, shape of x
-    - dy_prev: dL/dy_{t-1} through this step, shape of y_prev
-    - grads: GRUParams of dL/dW_* (H, D + H) and dL/db_* (H,), summed over the batch
+    - dy_prev: dL/dy_{t-1} from step t only (the sum of its four paths; step t-1 adds its
+      own part from above), shape of y_prev
+    - grads: GRUParams of dL/dW_* (H, D + H) and dL/db_* (H,) of this step, summed over the batch
     """
     ### BEGIN SOLUTION
     p = params

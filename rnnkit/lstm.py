@@ -131,9 +131,11 @@ def memo_new_state(I, a, s_prev):
     """The memo's state update s_t = I_t * a_t + s_{t-1}: no forget gate (the 1997 LSTM).
 
     Kept so the course can show what it does over long sequences; not the standard form.
-    Shapes as in ``new_state``.
+    It is ``new_state`` with the forget gate open, f_t = 1, and calls it so: 1 * s_{t-1}
+    is s_{t-1} exactly, so the result is I_t * a_t + s_{t-1} bit for bit, computed by
+    ``new_state`` (yours, in your copy of the course). Shapes as in ``new_state``.
     """
-    return I * a + s_prev
+    return new_state(np.ones_like(s_prev), I, a, s_prev)
 
 
 def final_output(O, s):
@@ -152,7 +154,7 @@ def final_output(O, s):
 
 
 def lstm_step(x, y_prev, s_prev, params):
-    """One LSTM step, composing the six functions above.
+    """One LSTM step, composing the six functions above (``memo_lstm_step`` runs it too).
 
     Inputs:
     - x: input x_t, shape (B, D) or (D,)
@@ -175,18 +177,30 @@ def lstm_step(x, y_prev, s_prev, params):
     ### END SOLUTION
 
 
-def memo_lstm_step(x, y_prev, s_prev, params):
-    """One LSTM step in the memo's literal form: s_t = I_t * a_t + s_{t-1}.
+# The forget bias that pins the forget gate open in ``memo_lstm_step``. With W_f = 0 the gate's
+# pre-activation is exactly this number, and sigma(50) rounds to exactly 1.0 in float64 and in
+# float32 for the usual ways of writing the sigmoid (rnnkit's, 1 / (1 + exp(-z)),
+# exp(z) / (1 + exp(z)), the two-branch stable form, (1 + tanh(z / 2)) / 2), none of which
+# overflows or underflows there: every bias from 38 to 87 does both.
+MEMO_FORGET_BIAS = 50.0
 
-    The forget gate's parameters are accepted (so the same LSTMParams serve both
-    forms) and unused. Shapes and returns as in ``lstm_step``.
+
+def memo_lstm_step(x, y_prev, s_prev, params):
+    """One LSTM step in the memo's literal form: s_t = I_t * a_t + s_{t-1} (no forget gate).
+
+    It is ``lstm_step`` (yours, in your copy of the course) with the forget gate pinned
+    open: the forget gate's weights are replaced by W_f = 0 and b_f = MEMO_FORGET_BIAS (50),
+    so f_t = sigma(50), exactly 1.0 in float64 and float32, and new_state's
+    f_t * s_{t-1} + I_t * a_t is I_t * a_t + s_{t-1} bit for bit. The other gates and
+    final_output are lstm_step's own. The forget gate's parameters in ``params`` are
+    accepted (so the same LSTMParams serve both forms) and unused.
+
+    Inputs and returns as in ``lstm_step``: x (B, D) or (D,); y_prev, s_prev (B, H) or
+    (H,); params an LSTMParams. Returns (y, s), each (B, H) or (H,).
     """
-    p = params
-    I = input_gate(x, y_prev, p.W_i, p.b_i)
-    a = input_activation(x, y_prev, p.W_a, p.b_a)
-    s = memo_new_state(I, a, s_prev)
-    O = output_gate(x, y_prev, p.W_o, p.b_o)
-    return final_output(O, s), s
+    p = LSTMParams(*params)
+    forget_open = p._replace(W_f=np.zeros_like(p.W_f), b_f=np.full_like(p.b_f, MEMO_FORGET_BIAS))
+    return lstm_step(x, y_prev, s_prev, forget_open)
 
 
 def lstm_step_backward(x, y_prev, s_prev, params, dy, ds, memo_form=False):
@@ -201,26 +215,36 @@ def lstm_step_backward(x, y_prev, s_prev, params, dy, ds, memo_form=False):
         dL/ds_t (total) = ds + dy * O_t * (1 - tanh(s_t)^2)
         dL/dO_t = dy * tanh(s_t)
         dL/df_t = dL/ds_t * s_{t-1},  dL/dI_t = dL/ds_t * a_t,  dL/da_t = dL/ds_t * I_t
-        dL/ds_{t-1} = dL/ds_t * f_t   (memo_form: dL/ds_t, and dL/df_t = 0)
-    then each gate's pre-activation through sigma' = g (1 - g) or tanh' = 1 - a^2,
+        dL/ds_{t-1} = dL/ds_t * f_t
+    In the memo's form (memo_form=True) s_t = I_t * a_t + s_{t-1} has no f_t, so instead
+        dL/df_t = 0                       (W_f and b_f get zero gradient)
+        dL/ds_{t-1} = dL/ds_t             (no f_t factor: s_{t-1} enters s_t with weight 1)
+    Then each gate's pre-activation through sigma' = g (1 - g) or tanh' = 1 - a^2,
     and from the pre-activations to W_*, b_* and z_t = [x_t, y_{t-1}] as in the basic RNN.
+
+    The two gradient arguments differ on purpose: y_t is seen from above and by step t+1, so
+    ``dy`` is their sum; s_t is seen by step t+1 only outside this step, so ``ds`` is that part,
+    and the part through y_t is added here.
 
     Inputs:
     - x: input x_t, shape (B, D) or (D,)
     - y_prev: previous output y_{t-1}, shape (B, H) or (H,)
     - s_prev: previous internal state s_{t-1}, shape (B, H) or (H,)
     - params: LSTMParams with W_* (H, D + H) and b_* (H,)
-    - dy: dL/dy_t, the total gradient on the output y_t (from the loss or the
-      layer above at step t, plus from step t+1 where y_t is y_{t-1}), shape (B, H) or (H,)
-    - ds: dL/ds_t arriving from step t+1 only (not the part through y_t), shape (B, H) or (H,)
-    - memo_form: if True, the step is the memo's s_t = I_t * a_t + s_{t-1}; the
-      forget gate is unused and gets zero gradient
+    - dy: total dL/dy_t: the whole gradient on the output y_t, from above at step t (the
+      loss, or the layer above) plus from step t+1 (where y_t is y_{t-1}); the caller adds
+      the two. Shape (B, H) or (H,)
+    - ds: dL/ds_t from step t+1 only (where s_t is s_{t-1}), not the part through y_t,
+      which this function adds itself. Shape (B, H) or (H,)
+    - memo_form: if True, the step is the memo's s_t = I_t * a_t + s_{t-1} (``memo_lstm_step``):
+      f_t is not used, so dL/df_t = 0, grads.W_f and grads.b_f are zero, and
+      ds_prev = dL/ds_t (the total above), with no f_t factor
 
     Returns a tuple of:
     - dx: dL/dx_t, shape of x
-    - dy_prev: dL/dy_{t-1} through this step, shape of y_prev
-    - ds_prev: dL/ds_{t-1} through this step, shape of s_prev
-    - grads: LSTMParams of dL/dW_* (H, D + H) and dL/db_* (H,), summed over the batch
+    - dy_prev: dL/dy_{t-1} from step t only (step t-1 adds its own part from above), shape of y_prev
+    - ds_prev: dL/ds_{t-1} from step t only (what step t-1 receives as its ``ds``), shape of s_prev
+    - grads: LSTMParams of dL/dW_* (H, D + H) and dL/db_* (H,) of this step, summed over the batch
     """
     ### BEGIN SOLUTION
     p = params

@@ -35,23 +35,27 @@ def stacked_backward(cell, xs, states0, layer_params, dys, dstates_T=None):
     """Backward pass of ``stacked_forward``: backpropagation through time and depth.
 
     The forward pass is run again to keep every layer's input sequence. Then the
-    layers are walked from the top down: the top layer receives ``dys``; the
-    gradient a layer returns for its inputs, dL/dxs, is dL/dys of the layer below
-    (layer l's outputs are layer l+1's inputs).
+    layers are walked from the top down, each with ``bptt``: the top layer receives
+    ``dys``; the gradient a layer returns for its inputs, dL/dxs, is dL/dys of the layer
+    below (layer l's outputs are layer l+1's inputs); layer l's bptt also receives
+    dstates_T[l], the gradient on that layer's final state.
 
     Inputs:
     - cell: the cell every layer uses (with ``step`` and ``step_backward``)
     - xs: input sequence, shape (T, B, D)
     - states0: list of L initial states, one per layer, each a tuple of (B, H_l) arrays
     - layer_params: list of L parameter sets, as for ``stacked_forward``
-    - dys: dL/dy of the top layer's outputs, shape (T, B, H_L)
-    - dstates_T: optional list of L gradients on the final states, one per layer
-      (each a tuple like that layer's state, or None); None means zero
+    - dys: dL/dy_t of the top layer's outputs from above only (the loss), t = 1 ... T,
+      shape (T, B, H_L)
+    - dstates_T: optional list of L gradients on the final states: dstates_T[l] is
+      dL/d(state_T) of layer l (from a loss on it), a tuple like that layer's state, or
+      None for zero; dstates_T=None means zero for every layer
 
     Returns a tuple of:
-    - dxs: dL/dxs, shape (T, B, D)
+    - dxs: dL/dxs, the gradient on the input sequence, shape (T, B, D)
     - dstates0: list of L gradients dL/d(states0[l]), each a tuple like states0[l]
-    - dlayer_params: list of L gradients dL/d(layer_params[l]), each the params' type
+    - dlayer_params: list of L gradients dL/d(layer_params[l]), each the params' type,
+      summed over time and batch
     """
     ### BEGIN SOLUTION
     L = len(layer_params)

@@ -54,15 +54,16 @@ def rnn_step_backward(x, s_prev, W, b, ds):
     - s_prev: previous state s_{t-1}, shape (B, H) or (H,)
     - W: weights, shape (H, D + H)
     - b: bias, shape (H,)
-    - ds: dL/ds_t, the total gradient of the loss with respect to the new state
-      s_t (= y_t): from the loss or the layer above at step t plus from step t+1.
-      Shape (B, H) or (H,), like s_prev.
+    - ds: total dL/ds_t: the whole gradient on the new state s_t (= y_t), from above at
+      step t (the loss, or the layer above) plus from step t+1 (where s_t is s_{t-1});
+      the caller adds the two. Shape (B, H) or (H,), like s_prev.
 
     Returns a tuple of:
     - dx: dL/dx_t, shape of x
-    - ds_prev: dL/ds_{t-1} through this step, shape of s_prev
-    - dW: dL/dW, shape (H, D + H), summed over the batch
-    - db: dL/db, shape (H,), summed over the batch
+    - ds_prev: dL/ds_{t-1} from step t only (what this step sends back; step t-1 adds its
+      own part from above), shape of s_prev
+    - dW: dL/dW of this step, shape (H, D + H), summed over the batch
+    - db: dL/db of this step, shape (H,), summed over the batch
     """
     ### BEGIN SOLUTION
     D = x.shape[-1]

@@ -36,11 +36,11 @@ def bptt(cell, xs, state0, params, dys, dstate_T=None):
     """Backpropagation through time: the gradients of a loss through a whole sequence.
 
     The forward pass is run again to keep the state before every step; then the
-    steps are walked backwards, T down to 1. At step t the cell receives
-    dL/dy_t from above (``dys[t]``) and dL/d(state_t) from step t+1 (for the last
-    step, ``dstate_T``), and returns dL/dx_t, dL/d(state_{t-1}) (passed on to
-    step t-1) and the gradients of its parameters. The parameters are shared by
-    every step, so their gradients add up over time.
+    steps are walked backwards, T down to 1. At step t the cell's ``step_backward``
+    receives dL/dy_t from above only (``dys[t]``) and dL/d(state_t) from step t+1 only
+    (for the last step, ``dstate_T``); it adds them itself, and returns dL/dx_t,
+    dL/d(state_{t-1}) from step t only (passed on to step t-1) and the gradients of its
+    parameters. The parameters are shared by every step, so their gradients add up over time.
 
     Inputs:
     - cell: a cell with ``step`` and ``step_backward`` (``rnnkit.RNN``, ``LSTM``,
@@ -48,13 +48,14 @@ def bptt(cell, xs, state0, params, dys, dstate_T=None):
     - xs: inputs x_1 ... x_T, shape (T, B, D)
     - state0: initial state, a tuple of (B, H) arrays, as for ``unroll``
     - params: the cell's parameters, shared by every time step
-    - dys: dL/dy_1 ... dL/dy_T from above (the loss, or the layer above), shape (T, B, H)
-    - dstate_T: optional dL/d(final state), a tuple like state0 (for a loss on
-      the final state); None means zero
+    - dys: dL/dy_t from above only (the loss, or the layer above), for t = 1 ... T, shape
+      (T, B, H); what y_t sends to step t+1 is added inside the walk, not given here
+    - dstate_T: optional dL/d(state_T), the gradient on the final state from a loss on it,
+      a tuple like state0; None means zero
 
     Returns a tuple of:
-    - dxs: dL/dx_1 ... dL/dx_T, shape (T, B, D)
-    - dstate0: dL/d(state0), a tuple like state0
+    - dxs: dL/dx_1 ... dL/dx_T (total: x_t is read by step t only), shape (T, B, D)
+    - dstate0: dL/d(state0) (total: only step 1 reads state0), a tuple like state0
     - dparams: dL/d(params), the params' type, each array summed over time and batch
     """
     ### BEGIN SOLUTION

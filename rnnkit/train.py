@@ -6,10 +6,14 @@ Everything a training run needs, in one file to read top to bottom:
     opt = Adam(model.parameters(), lr=1e-2)
     history = train(model, batches, mse, opt, epochs=5, clip=1.0)
 
-- ``SequenceModel``: L stacked cells (run by the fast path, ``rnnkit.fast``) and a
-  linear readout, pred = y_t @ W_out.T + b_out, on the last step (many-to-one) or
-  on every step (many-to-many).
-- losses ``mse`` and ``softmax_cross_entropy`` return (loss, dL/dpred);
+- ``SequenceModel``: L stacked cells and a linear readout, pred = y_t @ W_out.T + b_out,
+  on the last step (many-to-one) or on every step (many-to-many). By default it runs
+  your own code: ``rnnkit.multilayer.stacked_forward`` / ``stacked_backward`` with the
+  cells of ``rnnkit.cells``, which call the gate and step functions of ``rnnkit.rnn``,
+  ``rnnkit.lstm`` and ``rnnkit.gru``. ``engine="fast"`` runs the reference fast path
+  (``rnnkit.fast``) instead, where it exists: it ships with the answer key only.
+- losses ``mse`` and ``softmax_cross_entropy`` return (loss, dL/dpred); the
+  cross-entropy is your ``rnnkit.language.temporal_softmax_loss``;
 - ``SGD`` (with momentum) and ``Adam`` update a list of arrays in place;
 - ``clip_by_global_norm`` rescales gradients whose joint norm is too large;
 - ``train`` loops over batches, shows a progress bar and returns a history.
@@ -19,13 +23,16 @@ Parameters and gradients are plain lists of arrays in the same order
 """
 
 import contextlib
+import importlib
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from . import fast
-from .cells import CELLS
+from . import cells, multilayer
+
+ENGINES = ("cells", "fast")
 
 # ----------------------------------------------------------------------------- model
 
@@ -45,10 +52,28 @@ def init_params(cell, input_size, hidden_size, num_layers=1, rng=None, dtype=np.
     - list of L parameter sets: layer 1's weights (H, D + H), the others' (H, H + H),
       drawn as the cell's ``init_params`` does (uniform in +-1/sqrt(H)).
     """
-    cell = CELLS[cell] if isinstance(cell, str) else cell
+    cell = cells.CELLS[cell] if isinstance(cell, str) else cell
     rng = np.random.default_rng(rng)
     sizes = [input_size] + [hidden_size] * (num_layers - 1)
     return [cell.init_params(d, hidden_size, rng, dtype) for d in sizes]
+
+
+def fast_path():
+    """The reference fast path, ``rnnkit.fast``, imported on first use.
+
+    Returns:
+    - the module. Raises ImportError with what to do when this copy of rnnkit has no
+      fast.py: the fast path ships with the answer key only, not with the learner's folder.
+    """
+    # Only this copy's own fast.py: an import system that finds another rnnkit's (an installed
+    # reference package) must not answer for a folder that has none.
+    if not (Path(__file__).resolve().parent / "fast.py").is_file():
+        raise ImportError(
+            "engine='fast' needs rnnkit/fast.py, the reference fast path, which ships only with "
+            "the answer key (the course repository and its --solutions release). Use the default "
+            "engine='cells': it trains with your own cells."
+        )
+    return importlib.import_module(f"{__package__}.fast")
 
 
 class SequenceModel:
@@ -57,16 +82,41 @@ class SequenceModel:
     Many-to-one (``many_to_many=False``): pred = y_T @ W_out.T + b_out, shape (B, K).
     Many-to-many: pred_t = y_t @ W_out.T + b_out for every t, shape (T, B, K).
 
+    Two engines compute the same thing (equal to float64 round-off):
+    - "cells" (default): your code. ``forward`` calls ``rnnkit.multilayer.stacked_forward``
+      and ``backward`` calls ``rnnkit.multilayer.stacked_backward``, with the cell objects of
+      ``rnnkit.cells``: every step runs your gate, step and step-backward functions.
+    - "fast": ``rnnkit.fast`` (fused gate blocks, one cached forward pass): a training step of
+      the gated cells at lesson 7's size is about five times faster (benchmarks/bench_fast.py).
+      It is in the answer key only.
+
     Attributes:
     - cell: the cell name ("rnn", "lstm", "lstm_memo" or "gru")
+    - engine: "cells" or "fast"
     - layer_params: list of L parameter sets (see ``init_params``)
     - W_out: (K, H) readout weights; b_out: (K,) readout bias
     """
 
     def __init__(self, cell, input_size, hidden_size, output_size, num_layers=1,
-                 many_to_many=False, rng=None, dtype=np.float64):
+                 many_to_many=False, rng=None, dtype=np.float64, engine="cells"):
+        """Inputs:
+        - cell: "rnn", "lstm", "lstm_memo" or "gru" (or a cell object of ``rnnkit.cells``)
+        - input_size: D; hidden_size: H (every layer); output_size: K
+        - num_layers: L
+        - many_to_many: predict at every step (True) or from the last step only (False)
+        - rng: seed or numpy Generator (the layers' weights first, then W_out)
+        - dtype: float32 or float64
+        - engine: "cells" (your code) or "fast" (the reference fast path, answer key only)
+        """
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: expected 'cells' (your code) or 'fast'")
+        if engine == "fast":
+            fast_path()  # fail now, with the explanation, rather than at the first step
         rng = np.random.default_rng(rng)
         self.cell = cell if isinstance(cell, str) else cell.name
+        if self.cell not in cells.CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}: expected one of {', '.join(cells.CELLS)}")
+        self.engine = engine
         self.many_to_many = many_to_many
         self.dtype = np.dtype(dtype)
         self.layer_params = init_params(self.cell, input_size, hidden_size, num_layers, rng, dtype)
@@ -82,15 +132,26 @@ class SequenceModel:
         return [a for params in self.layer_params for a in params] + [self.W_out, self.b_out]
 
     def forward(self, xs):
-        """Predictions for a batch of sequences xs (T, B, D), keeping a cache for backward.
+        """Predictions for a batch of sequences, keeping what ``backward`` needs.
+
+        Inputs:
+        - xs: input sequences, shape (T, B, D)
 
         Returns:
         - pred: (B, K) many-to-one, (T, B, K) many-to-many
         """
         xs = np.asarray(xs, self.dtype)
-        ys, _, caches = fast.stacked_forward(self.cell, xs, None, self.layer_params)
+        if self.engine == "fast":
+            ys, _, caches = fast_path().stacked_forward(self.cell, xs, None, self.layer_params)
+            engine_cache = caches
+        else:
+            cell = cells.CELLS[self.cell]  # looked up now: rnnkit/cells.py may have been reloaded
+            B, H = xs.shape[1], self.W_out.shape[1]
+            states0 = [cell.zero_state(B, H, self.dtype) for _ in self.layer_params]
+            ys, _ = multilayer.stacked_forward(cell, xs, states0, self.layer_params)
+            engine_cache = (cell, xs, states0)
         top = ys if self.many_to_many else ys[-1]
-        self._cache = (caches, ys.shape, top)
+        self._cache = (engine_cache, ys.shape, top)
         return top @ self.W_out.T + self.b_out
 
     predict = forward
@@ -104,7 +165,9 @@ class SequenceModel:
         Returns:
         - list of gradient arrays, in the order of ``parameters()``
         """
-        caches, ys_shape, top = self._cache
+        if self._cache is None:
+            raise RuntimeError("backward needs a forward pass first: call model.forward(xs)")
+        engine_cache, ys_shape, top = self._cache
         K, H = self.W_out.shape
         dW_out = dpred.reshape(-1, K).T @ top.reshape(-1, H)
         db_out = dpred.reshape(-1, K).sum(axis=0)
@@ -114,7 +177,11 @@ class SequenceModel:
         else:
             dys = np.zeros(ys_shape, self.dtype)
             dys[-1] = dtop
-        _, _, dlayer_params = fast.stacked_backward(caches, dys)
+        if self.engine == "fast":
+            _, _, dlayer_params = fast_path().stacked_backward(engine_cache, dys)
+        else:
+            cell, xs, states0 = engine_cache
+            _, _, dlayer_params = multilayer.stacked_backward(cell, xs, states0, self.layer_params, dys)
         return [g.astype(self.dtype, copy=False) for grads in dlayer_params for g in grads] + [dW_out, db_out]
 
 
@@ -139,24 +206,30 @@ def mse(pred, target):
 def softmax_cross_entropy(logits, labels):
     """Softmax cross-entropy averaged over every position, and its gradient.
 
+    Your ``rnnkit.language.temporal_softmax_loss`` (lesson 8) computes it: logits of one
+    prediction per sequence, (B, K), are given a time axis of length 1.
+
     Inputs:
-    - logits: scores, shape (..., K) (e.g. (B, K), or (T, B, K) many-to-many)
-    - labels: integer classes in [0, K), shape (...)
+    - logits: scores, shape (T, B, K) (many-to-many) or (B, K) (many-to-one)
+    - labels: integer classes in [0, K), shape (T, B) or (B,)
 
     Returns:
-    - loss: mean over positions of -log softmax(logits)[label], a float
+    - loss: mean over positions of -log softmax(logits)[label], a float (nats)
     - dlogits: (softmax(logits) - onehot(label)) / N, shaped like logits (N positions)
     """
-    K = logits.shape[-1]
-    z = logits.reshape(-1, K)
-    labels = np.asarray(labels).reshape(-1)
-    z = z - z.max(axis=1, keepdims=True)  # exp never overflows; exp(-big) underflows to 0 quietly
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    n = len(labels)
-    loss = -log_probs[np.arange(n), labels].mean()
-    dz = np.exp(log_probs)
-    dz[np.arange(n), labels] -= 1
-    return float(loss), (dz / n).reshape(logits.shape)
+    logits = np.asarray(logits)
+    labels = np.asarray(labels)
+    if logits.ndim not in (2, 3) or labels.shape != logits.shape[:-1]:
+        raise ValueError(f"softmax_cross_entropy expects logits (T, B, K) with labels (T, B), or (B, K) with "
+                         f"(B,); got logits {logits.shape} and labels {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class ids, got dtype {labels.dtype}")
+    language = importlib.import_module(f"{__package__}.language")  # lesson 8's file, read at call time
+    if logits.ndim == 2:
+        loss, dlogits = language.temporal_softmax_loss(logits[None], labels[None])
+        return float(loss), dlogits[0]
+    loss, dlogits = language.temporal_softmax_loss(logits, labels)
+    return float(loss), dlogits
 
 
 # ----------------------------------------------------------------------------- optimisers

@@ -386,8 +386,12 @@ layer_params = [type(p)(*[np.array(a) for a in p]) for p in layer_params]
 
 
 def loss():
-    ys, _ = stacked_forward(cell, xs, states0, layer_params)
-    return float(np.sum(ys * dys))
+    ys, states_T = stacked_forward(cell, xs, states0, layer_params)
+    total = float(np.sum(ys * dys))
+    for state, dstate in zip(states_T, dstates_T or [None] * len(states_T)):
+        if dstate is not None:
+            total += sum(float(np.sum(a * d)) for a, d in zip(state, dstate) if d is not None)
+    return total
 
 
 flat = [xs] + [a for s in states0 for a in s] + [a for p in layer_params for a in p]

@@ -400,6 +400,8 @@ def test_executor_command_without_the_reference_importable(tmp_path):
     outcomes = judge(cases, out, expected)
     assert outcomes["lstm.new_state"].score == 0 and "forget-less" in outcomes["lstm.new_state"].message
     assert outcomes["lstm.forget_gate"].score == outcomes["lstm.forget_gate"].max_score
+    # lstm_step runs that new_state: its message puts the fault there (diagnostics through the result file)
+    assert "The fault is in your `new_state`, not in `lstm_step`" in outcomes["lstm.lstm_step"].message
 
 
 def test_executor_command_without_rnnkit_exits_3(tmp_path):
@@ -549,6 +551,14 @@ def test_result_files_accept_only_plain_result_nodes(tmp_path):
     casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
     got = casefile.read_results("rnn.rnn_step", tmp_path)["v00"]["output"]
     assert isinstance(got, Leaf) and got.value.shape == (2, 2)
+    meta["cases"]["v00"]["diagnostics"] = [None, {"leaf": "ndarray", "a": store.put(np.zeros(3))}]
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    got = casefile.read_results("rnn.rnn_step", tmp_path)["v00"]["diagnostics"]
+    assert got[0] is None and isinstance(got[1], Leaf) and got[1].value.shape == (3,)
+    meta["cases"]["v00"]["diagnostics"] = [{"cell": "probe"}]
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    assert casefile.read_results("rnn.rnn_step", tmp_path) is None
+    del meta["cases"]["v00"]["diagnostics"]
     meta["cases"]["v00"]["output"] = {
         "leaf": "ndarray",
         "a": {"dt": "<f8", "off": 2, "shape": [10**6, 10**6]},
@@ -581,13 +591,66 @@ def test_replay_tables_never_hold_the_answer_of_their_case():
     replayed = 0
     for case in cases:
         want = [a for a in leaves(expected[(case.check_id, case.case_id)][0]) if np.any(a != 0)]
-        for _, _, result in case.replay:
+        # what the executor calls learner functions with to blame a callee is in the case file too
+        shown = [result for _, _, result in case.replay] + [args for _, args, _ in case.diagnose]
+        for result in shown:
             for r in leaves(result):
                 replayed += 1
                 tol = compare.TOLERANCES[compare.case_dtype(case)]
                 leak = any(r.shape == w.shape and not compare.diff_arrays(w, r, tol)[0].any() for w in want)
                 assert not leak, (case.check_id, case.case_id)
     assert replayed > 100
+
+
+# A mistake in a function that a composed one runs as the learner's own code (its result is the composed
+# function's answer, so it is not replayed): the composed check puts the fault where it is.
+# (callee, its mistake, composed check, the mistake's name in the message)
+BLAMED = [
+    ("lstm.new_state", "return I * a + s_prev\n", "lstm.lstm_step", "forget-less"),
+    ("lstm.new_state", "return f * s_prev - I * a\n", "lstm.lstm_step", None),
+    ("gru.final_output", "return u * y_prev + (1 - u) * a\n", "gru.gru_step", "PyTorch's mix"),
+]
+
+
+@pytest.mark.parametrize("callee, change, composed, mistake", BLAMED, ids=[f"{b[0]}>{b[2]}" for b in BLAMED])
+def test_a_wrong_callee_is_blamed_by_the_composed_check(pkg_with, monkeypatch, callee, change, composed,
+                                                        mistake):
+    caller, wrong = composed.split(".")[1], callee.split(".")[1]
+    blame = f"The fault is in your `{wrong}`, not in `{caller}`"
+    pkg = pkg_with(callee, change)
+    out = grade_in_process(pkg, 4, check_ids=[composed])[composed]
+    assert out.score < out.max_score and blame in out.message, out.message
+    if mistake:
+        assert "known mistake: " in out.message and mistake in out.message
+    # the notebook's check says the same on the published cases
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg)
+    with pytest.raises(AssertionError) as info:
+        notebook.check(composed)
+    assert blame in str(info.value)
+
+
+def test_a_mistake_made_in_the_composition_itself_is_not_blamed_on_its_callee(pkg_with):
+    pkg = pkg_with("lstm.lstm_step", [("s = new_state(f, I, a, s_prev)", "s = I * a + s_prev")])
+    out = grade_in_process(pkg, 4, check_ids=["lstm.lstm_step"])["lstm.lstm_step"]
+    assert "known mistake: the memo's forget-less" in out.message and "The fault is in" not in out.message
+    # a right lstm_step that never calls new_state: nothing to blame either
+    pkg = pkg_with("lstm.lstm_step", SPECS["lstm.lstm_step"].right[0].change)
+    assert grade_in_process(pkg, 4, check_ids=["lstm.lstm_step"])["lstm.lstm_step"].message.startswith("All")
+
+
+def test_an_output_left_at_zero_is_named_when_no_known_mistake_matches():
+    want = (np.array([[0.5, -0.25]]), np.array([[0.0, 0.0]]))
+    case = _case(check_id="gru.gru_step_backward")
+    got = Seq("tuple", [Leaf("ndarray", np.zeros((1, 2))), Leaf("ndarray", np.zeros((1, 2)))])
+    v = compare.judge_case(case, {"output": got}, want, [], "float64")
+    assert "known mistake: `dx` left at zero" in v.message
+    # a known mistake that matches is named instead
+    known = [("dy not used", "hint", (0 * want[0], want[1]))]
+    v = compare.judge_case(case, {"output": got}, want, known, "float64")
+    assert "known mistake: dy not used" in v.message and "left at zero" not in v.message
+    # a wrong output that is not all zero is not called zero
+    got = Seq("tuple", [Leaf("ndarray", np.array([[0.0, 1.0]])), Leaf("ndarray", np.zeros((1, 2)))])
+    assert "left at zero" not in compare.judge_case(case, {"output": got}, want, [], "float64").message
 
 
 def test_stub_called_by_a_composition_is_named(pkg_with):

@@ -85,11 +85,14 @@ def test_released_package_is_stubbed_from_this_lesson_on(course_dir, assignment)
         released = (course_dir / "release" / assignment / rel).read_text()
         assert released == _expected_release(rel, assignment), f"{assignment}: {rel}"
         assert "BEGIN SOLUTION" not in released and "END SOLUTION" not in released
-    # Files without regions travel unchanged.
+    # Files without regions travel unchanged, except the reference-only ones, which never travel.
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(REPO).as_posix()
-        if rel not in _files_with_regions() and "__pycache__" not in rel:
-            assert (course_dir / "release" / assignment / rel).read_text() == path.read_text()
+        released = course_dir / "release" / assignment / rel
+        if path.name in release.REFERENCE_ONLY:
+            assert not released.exists(), f"{assignment}: {rel} is reference code"
+        elif rel not in _files_with_regions() and "__pycache__" not in rel:
+            assert released.read_text() == path.read_text()
 
 
 @pytest.mark.slow

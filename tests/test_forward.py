@@ -10,6 +10,7 @@ Longer recurrences are checked against scalar loops written with ``math``.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -179,6 +180,69 @@ def test_memo_lstm_step_ignores_the_forget_gate():
     # The standard form with that forget gate forgets s_prev (f = sigma(-50) ~ 2e-22).
     _, s = lstm_module.lstm_step(x, y_prev, s_prev, forgetful)
     close(s, [0.5 * 0.6, 0.75 * -0.6])
+
+
+SIGMOIDS = {
+    "rnnkit": lstm_module.sigmoid,
+    "textbook": lambda z: 1 / (1 + np.exp(-z)),
+    "exp ratio": lambda z: np.exp(z) / (1 + np.exp(z)),
+    "two-branch": lambda z: np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))),
+                                     np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z)))),
+    "through tanh": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(SIGMOIDS))
+def test_memo_lstm_step_is_the_memo_formula_bit_for_bit(monkeypatch, name, dtype):
+    # memo_lstm_step is lstm_step with the forget gate pinned open (W_f = 0, b_f = 50): whichever
+    # usual sigmoid the gates use, sigma(50) is exactly 1, so s = I * a + s_prev to the last bit,
+    # and nothing warns on the way.
+    monkeypatch.setattr(lstm_module, "sigmoid", SIGMOIDS[name])
+    sigmoid = SIGMOIDS[name]
+    rng = np.random.default_rng(12)
+    p = LSTMParams(*(3 * a for a in LSTM.init_params(3, 4, rng, dtype=dtype)))
+    x, y_prev = rng.normal(size=(5, 3)).astype(dtype), rng.normal(size=(5, 4)).astype(dtype)
+    s_prev = (10 * rng.normal(size=(5, 4))).astype(dtype)
+    z = np.concatenate([x, y_prev], axis=-1)
+    I, O = sigmoid(z @ p.W_i.T + p.b_i), sigmoid(z @ p.W_o.T + p.b_o)
+    a = np.tanh(z @ p.W_a.T + p.b_a)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        y, s = lstm_module.memo_lstm_step(x, y_prev, s_prev, p)
+        s_alone = lstm_module.memo_new_state(I, a, s_prev)
+    assert s.dtype == y.dtype == dtype
+    np.testing.assert_array_equal(s, I * a + s_prev)
+    np.testing.assert_array_equal(y, O * np.tanh(I * a + s_prev))
+    np.testing.assert_array_equal(s_alone, I * a + s_prev)
+
+
+def test_memo_forms_compute_through_the_standard_functions(monkeypatch):
+    # They hold no gate arithmetic of their own: in a learner's copy they run the learner's
+    # lstm_step and new_state, so they cannot stand in for either.
+    calls = []
+
+    def spy(name):
+        real = getattr(lstm_module, name)
+
+        def recorded(*args):
+            calls.append((name, args))
+            return real(*args)
+
+        return recorded
+
+    for name in ("lstm_step", "new_state", "forget_gate"):
+        monkeypatch.setattr(lstm_module, name, spy(name))
+    rng = np.random.default_rng(13)
+    p = LSTM.init_params(2, 3, rng)
+    x, y_prev, s_prev = rng.normal(size=(2, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    lstm_module.memo_lstm_step(x, y_prev, s_prev, p)
+    assert [c[0] for c in calls] == ["lstm_step", "forget_gate", "new_state"]
+    _, _, W_f, b_f = calls[1][1]
+    assert np.all(W_f == 0) and np.all(b_f == lstm_module.MEMO_FORGET_BIAS)
+    calls.clear()
+    lstm_module.memo_new_state(s_prev, y_prev, s_prev)
+    assert [c[0] for c in calls] == ["new_state"] and np.all(calls[0][1][0] == 1)
 
 
 def test_gru_step_update_gate_extremes():

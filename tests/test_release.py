@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "rnnkit"
 PY_FILES = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                   if "__pycache__" not in p.parts)
+# What the learner's copy holds: every file but the reference-only ones (the answer key has them all).
+LEARNER_PY_FILES = [rel for rel in PY_FILES if Path(rel).name not in release.REFERENCE_ONLY]
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 
 
@@ -52,7 +54,7 @@ def test_layout(learner):
     assert names == {"README.md", "environment.yml", "requirements.txt", "lessons", "rnnkit", "rnncheck"}
     assert sorted(p.stem for p in (learner / "lessons").glob("*.ipynb")) == [x.assignment for x in LESSONS]
     assert sorted(p.relative_to(learner / "rnnkit").as_posix() for p in (learner / "rnnkit").rglob("*.py")) \
-        == PY_FILES
+        == LEARNER_PY_FILES
     checks_src = REPO / "autograder" / "checks"
     for fixture in checks_src.glob("fixtures/*"):
         assert (learner / "rnncheck" / "fixtures" / fixture.name).read_bytes() == fixture.read_bytes()
@@ -67,7 +69,7 @@ def test_no_marker_anywhere(learner):
                 assert marker not in text, f"{path} holds {marker}"
 
 
-@pytest.mark.parametrize("rel", PY_FILES)
+@pytest.mark.parametrize("rel", LEARNER_PY_FILES)
 def test_stub_replaces_each_region_and_keeps_every_other_line(learner, rel):
     ref = (PACKAGE / rel).read_text().split("\n")
     out = (learner / "rnnkit" / rel).read_text().split("\n")
@@ -86,7 +88,7 @@ def test_stub_replaces_each_region_and_keeps_every_other_line(learner, rel):
     assert out == expected
 
 
-@pytest.mark.parametrize("rel", PY_FILES)
+@pytest.mark.parametrize("rel", LEARNER_PY_FILES)
 def test_stub_keeps_docstrings_imports_and_signatures(learner, rel):
     ref = ast.parse((PACKAGE / rel).read_text())
     out = ast.parse((learner / "rnnkit" / rel).read_text())
@@ -124,6 +126,90 @@ print("ok")
 """
     proc = _run(code, cwd=learner)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+# ---- the reference fast path ships with the answer key only ----------------------------------------
+
+# Run in a copy of rnnkit (sys.path[0] is its parent folder): the training kit imports without fast.py,
+# trains with the package's own cells, and says where the fast path is when asked for it.
+TRAINS_WITHOUT_FAST = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import rnnkit.train as kit
+assert kit.__file__.startswith(sys.argv[1]), kit.__file__
+assert "rnnkit.fast" not in sys.modules
+try:
+    kit.SequenceModel("gru", 2, 3, 1, rng=0, engine="fast")
+except ImportError as err:
+    assert "answer key" in str(err) and "engine='cells'" in str(err), err
+else:
+    raise SystemExit("engine='fast' did not refuse")
+model = kit.SequenceModel("lstm", 2, 3, 1, rng=0)
+xs, target = np.ones((4, 2, 2)), np.zeros((2, 1))
+try:
+    loss, dpred = kit.mse(model.forward(xs), target)
+    kit.Adam(model.parameters()).step(model.backward(dpred))
+except NotImplementedError:
+    print("stubs")
+else:
+    print("trained")
+assert "rnnkit.fast" not in sys.modules
+"""
+
+
+def _trains_without_fast(folder):
+    """'stubs' or 'trained': what one training step of rnnkit.train does in folder/rnnkit."""
+    code = [sys.executable, "-I", "-c", TRAINS_WITHOUT_FAST, str(folder)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(code, cwd=folder, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return proc.stdout.strip()
+
+
+def test_fast_path_is_in_the_answer_key_only(learner, key):
+    for name in release.REFERENCE_ONLY:
+        assert not list(learner.rglob(name)), f"{name} reached the learner's folder"
+        assert (key / "rnnkit" / name).read_text() == (PACKAGE / name).read_text()
+    assert _trains_without_fast(learner) == "stubs"      # the learner's own (unwritten) cells run
+
+
+def test_a_reference_only_file_fails_the_release_and_writes_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    def copy_with_fast(dest, solutions, real=release._copy_package):
+        real(dest, solutions)
+        shutil.copyfile(PACKAGE / "fast.py", dest / "fast.py")
+
+    monkeypatch.setattr(release, "_copy_package", copy_with_fast)
+    with pytest.raises(release.ReleaseError, match="fast.py: reference code that ships with the answer key"):
+        release.build_release(tmp_path / "course")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_course_assignment_gets_the_fast_path(tmp_path):
+    # What nbgrader releases of each assignment is its source folder's rnnkit, copied as it is.
+    from autograder.building import course
+
+    for assignment in course.ASSIGNMENTS:
+        folder = tmp_path / assignment
+        course.write_assignment_package(assignment, folder / "rnnkit")
+        assert not release.reference_only_files(folder), assignment
+    # Lesson 7's assignment has lessons 1 to 6 filled in: rnnkit.train trains with them, without fast.py.
+    assert _trains_without_fast(tmp_path / "07-compare") == "trained"
+    assert _trains_without_fast(tmp_path / "01-recurrence") == "stubs"
+
+
+@pytest.mark.slow
+def test_no_released_assignment_of_the_course_has_the_fast_path(tmp_path):
+    from autograder.building import course
+
+    root = course.build_course(tmp_path / "rnn-course")
+    for assignment in course.ASSIGNMENTS:
+        folder = root / "release" / assignment
+        assert (folder / "rnnkit" / "train.py").is_file(), assignment
+        assert not release.reference_only_files(folder), assignment
+    assert _trains_without_fast(root / "release" / "07-compare") == "trained"
 
 
 def test_checks_travel_without_the_repository(learner):

@@ -216,32 +216,66 @@ def test_an_incomplete_spec_is_reported(check_id, break_it, report):
     assert any(report in p for p in problems), problems
 
 
-# The multilayer specs' edge "same" ("every layer the input's size") reaches no builder:
-# ``cases._case`` passes a builder the sizes and flags of B1, D=H, unbatched and big only, so
-# those cases are ordinary random draws. Fixing it changes the published cases and the hidden
-# ones (and so, possibly, grades): it is kept, and this test fails (XPASS) once it is fixed.
-_SAME_EDGE = pytest.mark.xfail(strict=True, reason="multilayer edge 'same' is not built as labelled")
-
-
-@pytest.mark.parametrize(
-    "check_id",
-    [pytest.param(c.check_id, marks=_SAME_EDGE) if c.module == "multilayer" else c.check_id for c in CHECKS],
-)
+@pytest.mark.parametrize("check_id", [c.check_id for c in CHECKS])
 def test_every_edge_is_one_the_case_builder_acts_on(check_id):
-    assert {edge for edge, _ in SPECS[check_id].edges} <= EDGE_KEYS
+    # An edge key that ``cases._case`` does not act on itself goes to the builder as its term: the
+    # builder must then build something else than a plain draw from the same random stream.
+    spec = SPECS[check_id]
+    for edge, label in spec.edges:
+        if edge in EDGE_KEYS:
+            continue
+        plain = spec.build(np.random.default_rng(5), 3, 2, 3, None, False, False)
+        built = spec.build(np.random.default_rng(5), 3, 2, 3, edge, False, False)
+        assert _differs(built, plain), f"{check_id}: the builder ignores the edge {edge!r} ({label})"
 
 
-# Some multilayer mistakes only run when the layers have the same size (stacked_forward: every
-# layer reading xs, the first layer's parameters for every layer; stacked_backward: dys given to
-# every layer, which otherwise runs only when numpy happens to broadcast, with H = 1): the case
-# the edge "same" above was meant to build. Until it is, they are (almost) never named.
-_SAME_SIZES = pytest.mark.xfail(strict=True, reason="needs layers of one size (edge 'same')")
+@pytest.mark.parametrize("check_id", ["multilayer.stacked_forward", "multilayer.stacked_backward"])
+def test_the_same_size_edge_gives_every_layer_the_input_size(check_id):
+    cases = check_cases(check_id) + check_cases(check_id, seed=7, visible=False)
+    same = [c for c in cases if c.label.startswith("every layer the input's size")]
+    assert len(same) == 2, [c.label for c in cases]
+    for case in same:
+        _cell, xs, states0, layer_params = case.args[:4]
+        D = xs.shape[-1]
+        assert len(layer_params) >= 2
+        for params, state0 in zip(layer_params, states0, strict=True):
+            assert params.A.shape == (D, D) and state0[0].shape[-1] == D
+    # and the other cases do not: the edge is not what every case already is
+    assert any(c.args[3][0].A.shape[0] != c.args[3][0].A.shape[1] for c in cases if c not in same)
 
 
-@pytest.mark.parametrize(
-    "check_id", [pytest.param(c.check_id, marks=_SAME_SIZES) if c.module == "multilayer" else c.check_id
-                 for c in CHECKS],
-)
+def test_a_builder_that_ignores_its_edge_is_reported(monkeypatch):
+    spec = SPECS["multilayer.stacked_forward"]
+    blind = dataclasses.replace(spec, build=lambda rng, B, D, H, term, big, unbatched: spec.build(
+        rng, B, D, H, None if term == "same" else term, big, unbatched))
+    monkeypatch.setitem(SPECS, spec.check_id, blind)
+    with pytest.raises(AssertionError, match="ignores the edge 'same'"):
+        test_every_edge_is_one_the_case_builder_acts_on(spec.check_id)
+
+
+GRADIENT_ARGUMENTS = {"dy", "ds", "dys", "dstate_T", "dstates_T"}
+BACKWARD = ["rnn.rnn_step_backward", "lstm.lstm_step_backward", "gru.gru_step_backward", "sequence.bptt",
+            "multilayer.stacked_backward"]
+
+
+@pytest.mark.parametrize("check_id", BACKWARD)
+def test_every_gradient_argument_is_nonzero_in_the_random_cases(check_id):
+    # A backward pass that drops one of its incoming gradients (stacked_backward ignoring dstates_T,
+    # say) must differ from the right one on the "values" cases, visible and hidden, which decide
+    # whether the check scores at all.
+    names = list(inspect.signature(reference_function(check_id)).parameters)
+    gradients = [n for n in names if n in GRADIENT_ARGUMENTS]
+    assert gradients, names
+    cases = check_cases(check_id) + check_cases(check_id, seed=3, visible=False)
+    values = [c for c in cases if c.group == "values"]
+    assert any(c.visible for c in values) and any(not c.visible for c in values)
+    for case in values:
+        for name in gradients:
+            arrays = _arrays(case.args[names.index(name)])
+            assert arrays and all(np.any(a != 0) for a in arrays), (case.case_id, name)
+
+
+@pytest.mark.parametrize("check_id", [c.check_id for c in CHECKS])
 def test_the_cases_tell_every_known_mistake_from_the_right_answer(check_id):
     assert unshown_mistakes(check_id) == []
 

@@ -50,6 +50,9 @@ GRU through autograd of its equations written in torch (nn.GRU is a different
 function), plus nn.GRUCell where it corresponds exactly (reset gate pinned open).
 """
 
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 
@@ -712,3 +715,220 @@ def test_stacked_backward_matches_autograd(kind, with_final_grads):
     for layer in range(2):
         close_tree(tuple(dstates0[layer]), dstates0_t[layer])
         close_tree(dlayer_params[layer], dparams_t[layer])
+
+
+# ------------------------------------- the lessons' oracles (literals in solutions/04 and 05)
+#
+# Lessons 4 and 5 translate PyTorch and Keras layouts into the memo's parameters and run the
+# learner's own lstm_step / gru_step against what PyTorch and Keras return for the same weights.
+# Those reference outputs are written in the notebooks as literal numbers (the course does not
+# need PyTorch or Keras). ``lesson_oracles`` below produced them with torch 2.13.0 in float64:
+# ``python tests/test_torch_crosscheck.py 04`` prints the assignments to paste. The tests
+# recompute them from the weights each notebook's own cell draws, so a changed seed, shape or
+# layout, or a stale literal, fails here.
+#
+# Keras is not a test dependency, and is not needed for its numbers. Its LSTM (sigmoid recurrent
+# activation) is PyTorch's LSTM with the blocks in the same order i, f, c(=g), o, transposed, with
+# one bias: nn.LSTMCell computes it exactly. Its GRU(reset_after=False) has no PyTorch counterpart
+# (nn.GRU resets after the product), so it is computed from Keras' own code, GRUCell.call in
+# keras/src/layers/rnn/gru.py, transcribed in torch ops. Where keras 3.15.1 is installed, the last
+# test compares the literals with Keras itself (torch backend): the LSTM to rounding error (Keras
+# runs it through torch's own LSTM), the GRU to 1e-6, because Keras' ops.matmul rounds float64
+# products to float32 (keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE, "to be aligned
+# with JAX's default behavior"), which puts Keras' own float64 GRU about 6e-8 away from float64.
+
+KERAS_BACKEND = "torch"
+LESSON_ORACLE_TOL = 1e-14   # same machine, same library: recomputed literals agree to rounding
+KERAS_GRU_TOL = 1e-6        # Keras' own GRU: float32 products (see above)
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+# lesson: (the phrase naming the cell that draws weights and inputs, the phrase naming the
+# cell that holds the literals, the literals' names)
+LESSON_ORACLE_CELLS = {
+    "04": ("weight_ih = rng.uniform", "TORCH_LSTM_H = np.array",
+           ("TORCH_LSTM_H", "TORCH_LSTM_C", "KERAS_LSTM_H")),
+    "05": ("weight_ih = rng.uniform", "KERAS_GRU_H = np.array",
+           ("KERAS_GRU_H", "TORCH_GRU_H", "TORCH_GRU_H_NO_BHN")),
+}
+
+
+def lesson_cell(stem, phrase):
+    """The source of the one code cell of solutions/<stem>-*.ipynb that contains ``phrase``."""
+    (path,) = SOLUTIONS.glob(f"{stem}-*.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    sources = [c.source for c in nb.cells if c.cell_type == "code" and phrase in c.source]
+    assert len(sources) == 1, f"lesson {stem}: {len(sources)} code cells contain {phrase!r}, not one"
+    return sources[0]
+
+
+def lesson_weights(stem):
+    """The namespace of lesson ``stem``'s cell that draws the weights and inputs (numpy only)."""
+    namespace = {"np": np}
+    exec(compile(lesson_cell(stem, LESSON_ORACLE_CELLS[stem][0]), f"lesson {stem}", "exec"), namespace)
+    return namespace
+
+
+def lesson_literals(stem):
+    """{name: array} of the literals written in lesson ``stem``."""
+    namespace = {"np": np}
+    exec(compile(lesson_cell(stem, LESSON_ORACLE_CELLS[stem][1]), f"lesson {stem}", "exec"), namespace)
+    return {name: namespace[name] for name in LESSON_ORACLE_CELLS[stem][2]}
+
+
+def torch_lstm_sequence(weight_ih, weight_hh, bias_ih, bias_hh, xs):
+    """PyTorch's LSTM over one sequence (T, D) from the zero state: (h_t, c_t) for every t, (T, H) each.
+
+    nn.LSTMCell step by step (nn.LSTM returns the last c_t only), checked against nn.LSTM's outputs."""
+    D, H = weight_ih.shape[1], weight_hh.shape[1]
+    cell = torch.nn.LSTMCell(D, H, dtype=torch.float64)
+    set_torch_layer(cell, (weight_ih, weight_hh, bias_ih, bias_hh))
+    net = torch.nn.LSTM(D, H, dtype=torch.float64)
+    set_torch_layer(net, (weight_ih, weight_hh, bias_ih, bias_hh))
+    hs, cs = [], []
+    with torch.no_grad():
+        h, c = torch.zeros(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64)
+        for x in xs:
+            h, c = cell(tt(x[None]), (h, c))
+            hs.append(nn_(h[0]))
+            cs.append(nn_(c[0]))
+        out, (_, c_last) = net(tt(xs[:, None, :]))
+    hs, cs = np.array(hs), np.array(cs)
+    close(nn_(out[:, 0]), hs)
+    close(nn_(c_last[0, 0]), cs[-1])
+    return hs, cs
+
+
+def torch_gru_sequence(weight_ih, weight_hh, bias_ih, bias_hh, xs):
+    """PyTorch's nn.GRU over one sequence (T, D) from the zero state: h_t for every t, (T, H)."""
+    D, H = weight_ih.shape[1], weight_hh.shape[1]
+    net = torch.nn.GRU(D, H, dtype=torch.float64)
+    set_torch_layer(net, (weight_ih, weight_hh, bias_ih, bias_hh))
+    with torch.no_grad():
+        out, _ = net(tt(xs[:, None, :]))
+    return nn_(out[:, 0])
+
+
+def keras_lstm_in_torch(kernel, recurrent_kernel, bias, xs):
+    """Keras' LSTM (i, f, c, o; x @ kernel; sigmoid and tanh) is nn.LSTM with the matrices transposed."""
+    hs, _ = torch_lstm_sequence(kernel.T, recurrent_kernel.T, bias, np.zeros_like(bias), xs)
+    return hs
+
+
+def keras_gru_reset_before_in_torch(kernel, recurrent_kernel, bias, xs):
+    """Keras' GRUCell.call with reset_after=False, transcribed in torch ops: h_t for every t, (T, H)."""
+    H = recurrent_kernel.shape[0]
+    kernel, recurrent_kernel, bias = tt(kernel), tt(recurrent_kernel), tt(bias)
+    z_, r_, h_ = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
+    h, hs = torch.zeros(H, dtype=torch.float64), []
+    for x in tt(xs):
+        x_z, x_r, x_h = (x @ kernel[:, k] + bias[k] for k in (z_, r_, h_))
+        z = torch.sigmoid(x_z + h @ recurrent_kernel[:, z_])
+        r = torch.sigmoid(x_r + h @ recurrent_kernel[:, r_])
+        hh = torch.tanh(x_h + (r * h) @ recurrent_kernel[:, h_])
+        h = z * h + (1 - z) * hh
+        hs.append(nn_(h))
+    return np.array(hs)
+
+
+def lesson_oracles(stem, keras=None):
+    """{literal name: array} as the libraries compute it for lesson ``stem``'s weights.
+
+    keras: the keras module (torch backend) to compute the Keras outputs with, for comparison;
+    None (how the literals were made) computes them from PyTorch (LSTM) and the torch
+    transcription of Keras' GRU (see above)."""
+    w = lesson_weights(stem)
+    keras_args = (w["keras_kernel"], w["keras_recurrent_kernel"], w["keras_bias"])
+    if stem == "04":
+        hs, cs = torch_lstm_sequence(w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], w["xs_pt"])
+        if keras is None:
+            keras_h = keras_lstm_in_torch(*keras_args, w["xs_pt"])
+        else:
+            keras_h = keras_sequence(keras, keras.layers.LSTM, keras_args, w["xs_pt"])
+        return {"TORCH_LSTM_H": hs, "TORCH_LSTM_C": cs, "KERAS_LSTM_H": keras_h}
+    torch_args = (w["weight_ih"], w["weight_hh"], w["bias_ih"])
+    if keras is None:
+        keras_h = keras_gru_reset_before_in_torch(*keras_args, w["xs"])
+    else:
+        keras_h = keras_sequence(keras, lambda H, **kw: keras.layers.GRU(H, reset_after=False, **kw),
+                                 keras_args, w["xs"])
+    return {"KERAS_GRU_H": keras_h,
+            "TORCH_GRU_H": torch_gru_sequence(*torch_args, w["bias_hh"], w["xs"]),
+            "TORCH_GRU_H_NO_BHN": torch_gru_sequence(*torch_args, w["bias_hh_no_bhn"], w["xs"])}
+
+
+def keras_sequence(keras, layer_class, weights, xs):
+    """A Keras recurrent layer (float64) with ``weights`` over one sequence (T, D): outputs (T, H)."""
+    H = weights[1].shape[0]
+    layer = layer_class(H, return_sequences=True, dtype="float64")
+    layer.build((1,) + xs.shape)
+    layer.set_weights(list(weights))
+    return np.asarray(keras.ops.convert_to_numpy(layer(xs[None])))[0]
+
+
+def import_keras():
+    """keras with the torch backend, or None when it is not installed."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("keras") is None:
+        return None
+    os.environ.setdefault("KERAS_BACKEND", KERAS_BACKEND)
+    import keras
+
+    if keras.backend.backend() != KERAS_BACKEND:
+        pytest.skip(f"keras runs on {keras.backend.backend()}, not {KERAS_BACKEND} (set elsewhere)")
+    return keras
+
+
+def format_literal(name, array):
+    """``NAME = np.array([...])`` with every float64 written in full (repr round-trips exactly)."""
+    rows = ",\n".join("    [" + ", ".join(repr(float(v)) for v in row) + "]" for row in np.atleast_2d(array))
+    return f"{name} = np.array([\n{rows},\n])"
+
+
+@pytest.mark.parametrize("stem", sorted(LESSON_ORACLE_CELLS))
+def test_lesson_literals_are_what_the_libraries_compute(stem):
+    literals = lesson_literals(stem)
+    for name, expected in lesson_oracles(stem).items():
+        assert literals[name].shape == expected.shape, name
+        close(literals[name], expected, LESSON_ORACLE_TOL)
+
+
+def test_lesson_literals_are_not_vacuous():
+    # The translations the lessons show as wrong must be wrong against these numbers, and the
+    # two PyTorch GRU models (b_hn drawn, b_hn = 0) must differ already at step 1.
+    four, five = lesson_literals("04"), lesson_literals("05")
+    w4 = lesson_weights("04")
+    params = lstm_from_torch(*(tt(w4[name]) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+    y, s = np.zeros(w4["H_PT"]), np.zeros(w4["H_PT"])
+    expected = zip(w4["xs_pt"], four["TORCH_LSTM_H"], four["TORCH_LSTM_C"], strict=True)
+    for x, h_expected, c_expected in expected:
+        y, s = rnnkit.lstm_step(x, y, s, params)
+        close(y, h_expected)
+        close(s, c_expected)
+    assert np.abs(np.diff(four["TORCH_LSTM_C"], axis=0)).max() > 0.05          # the state moves
+    assert np.abs(five["TORCH_GRU_H"][0] - five["TORCH_GRU_H_NO_BHN"][0]).max() > 1e-3
+    assert np.abs(five["KERAS_GRU_H"]).max() > 0.1
+
+
+@pytest.mark.parametrize("stem", sorted(LESSON_ORACLE_CELLS))
+def test_lesson_literals_are_what_keras_itself_computes(stem):
+    keras = import_keras()
+    if keras is None:
+        pytest.skip("keras not installed (pip install keras==3.15.1): the Keras literals were checked "
+                    "against PyTorch and a transcription of Keras' GRU only")
+    literals = lesson_literals(stem)
+    from_keras = lesson_oracles(stem, keras)
+    tol = LESSON_ORACLE_TOL if stem == "04" else KERAS_GRU_TOL
+    for name in literals:
+        if name.startswith("KERAS"):
+            close(literals[name], from_keras[name], tol)
+    if stem == "05":  # and the float32 rounding is all there is: not below 1e-9, not above 1e-6
+        assert np.abs(literals["KERAS_GRU_H"] - from_keras["KERAS_GRU_H"]).max() > 1e-9
+
+
+if __name__ == "__main__":  # python tests/test_torch_crosscheck.py 04: the literals to paste
+    import sys
+
+    print("\n".join(format_literal(name, array) for name, array in lesson_oracles(sys.argv[1]).items()))

@@ -57,6 +57,33 @@ def test_softmax_cross_entropy_value_and_gradient():
     assert _rel_error(dlogits, num) <= 1e-7
 
 
+def test_softmax_cross_entropy_is_the_learners_temporal_softmax_loss(monkeypatch):
+    # The kit's cross-entropy is an answer to lesson 8's graded function: it must call it, not redo it.
+    from rnnkit import language
+
+    seen = []
+
+    def spy(logits, targets, mask=None):
+        seen.append((logits.shape, targets.shape, mask))
+        return 1.5, np.full(logits.shape, 0.25)
+
+    monkeypatch.setattr(language, "temporal_softmax_loss", spy)
+    loss, d = softmax_cross_entropy(np.zeros((3, 2, 5)), np.zeros((3, 2), int))
+    assert (loss, seen[-1]) == (1.5, ((3, 2, 5), (3, 2), None)) and d.shape == (3, 2, 5)
+    loss, d = softmax_cross_entropy(np.zeros((4, 5)), np.zeros(4, int))   # (B, K): a time axis of 1
+    assert seen[-1] == ((1, 4, 5), (1, 4), None) and d.shape == (4, 5) and np.all(d == 0.25)
+
+
+@pytest.mark.parametrize("logits,labels,message", [
+    (np.zeros((2, 3)), np.zeros(3, int), "labels"),
+    (np.zeros(3), np.zeros((), int), "expects logits"),
+    (np.zeros((2, 3)), np.zeros(2), "integer"),
+])
+def test_softmax_cross_entropy_refuses_mismatched_labels(logits, labels, message):
+    with pytest.raises(ValueError, match=message):
+        softmax_cross_entropy(logits, labels)
+
+
 def test_softmax_cross_entropy_huge_logits_are_quiet():
     loss, d = softmax_cross_entropy(np.array([[1e4, -1e4, 0.0]]), np.array([1]))
     assert loss == pytest.approx(2e4)
@@ -184,6 +211,73 @@ def test_sequence_model_with_cross_entropy():
     num = numerical_gradient(lambda: softmax_cross_entropy(model.forward(xs), labels)[0],
                               model.layer_params[0].W_a)
     assert _rel_error(grads[2 * 2], num) <= 1e-7  # LSTMParams order: W_f, b_f, W_i, b_i, W_a, ...
+
+
+def test_default_engine_runs_the_learners_functions(monkeypatch):
+    # A learner's copy of rnnkit must train with the learner's code: count the calls that reach the
+    # gate functions, the stacked layers and the backward steps (module attributes, looked up at call time).
+    # The modules are the ones this SequenceModel's train.py uses (another test may import rnnkit afresh).
+    import sys
+
+    train_module = sys.modules[SequenceModel.__module__]
+    multilayer = train_module.multilayer
+    gru = train_module.cells.gru
+
+    calls = {}
+
+    def counting(module, name):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    for module, name in [(gru, "update_gate"), (gru, "gru_step_backward"), (multilayer, "stacked_forward"),
+                         (multilayer, "stacked_backward")]:
+        counting(module, name)
+    model = SequenceModel("gru", 2, 3, 1, num_layers=2, rng=0)
+    assert model.engine == "cells"
+    _, dpred = mse(model.forward(np.ones((4, 5, 2))), np.zeros((5, 1)))
+    model.backward(dpred)
+    assert calls["stacked_forward"] == 1 and calls["stacked_backward"] == 1
+    assert calls["gru_step_backward"] == 2 * 4           # every step of both layers
+    assert calls["update_gate"] >= 2 * 4
+
+
+def test_train_does_not_import_the_fast_path():
+    import subprocess
+    import sys
+
+    code = "import sys, rnnkit.train; assert 'rnnkit.fast' not in sys.modules, 'imported'; print('ok')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_unknown_engine_or_cell_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown engine 'numba'"):
+        SequenceModel("gru", 2, 3, 1, engine="numba")
+    with pytest.raises(ValueError, match="unknown cell 'gruu'"):
+        SequenceModel("gruu", 2, 3, 1)
+    with pytest.raises(RuntimeError, match="forward pass first"):
+        SequenceModel("gru", 2, 3, 1).backward(np.zeros((2, 1)))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "lstm_memo", "gru"])
+@pytest.mark.parametrize("many_to_many", [False, True])
+def test_the_two_engines_agree(cell, many_to_many):
+    # The learner's cells and the fused fast path compute the same model (to float64 round-off).
+    rng = np.random.default_rng(4)
+    xs = rng.standard_normal((6, 3, 2))
+    dpred = rng.standard_normal((6, 3, 2) if many_to_many else (3, 2))
+    models = {engine: SequenceModel(cell, 2, 5, 2, num_layers=2, many_to_many=many_to_many, rng=7,
+                                    engine=engine) for engine in ("cells", "fast")}
+    preds = {engine: m.forward(xs) for engine, m in models.items()}
+    grads = {engine: m.backward(dpred) for engine, m in models.items()}
+    np.testing.assert_allclose(preds["cells"], preds["fast"], rtol=1e-12, atol=1e-14)
+    for a, b in zip(grads["cells"], grads["fast"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------- training

@@ -83,7 +83,8 @@ def exclude_overwriting():
 def write_assignment_package(assignment, dest):
     """rnnkit/ for one assignment's source folder (see the module docstring); returns dest."""
     dest = Path(dest)
-    shutil.copytree(paths.RNNKIT, dest, ignore=release.JUNK)
+    # Without the reference-only files (rnnkit/fast.py fuses every backward pass: lesson 6's answers).
+    shutil.copytree(paths.RNNKIT, dest, ignore=release.LEARNER_IGNORE)
     action = stubs.lesson_action(assignment)
     for path in sorted(dest.rglob("*.py")):
         rel = path.relative_to(dest.parent).as_posix()
@@ -259,6 +260,7 @@ def verify_release(root):
             is_secret=lambda module, region, order=order:
             stubs.LESSON_ORDER[stubs.region_lesson(module, region)] >= order)
         findings += guard.find_leaks(folder, package_lines=package_lines, notebook_lines=notebook_lines)
+        findings += release.reference_only_files(folder)
         if not (folder / f"{assignment}.ipynb").is_file():
             findings.append(f"{folder}: not released (see nbgrader's log above)")
             continue

@@ -3,11 +3,12 @@
 DIR stands on its own: README.md, environment.yml and requirements.txt (the
 dependencies only, never the reference package), lessons/ (the learner
 notebooks), rnnkit/ (every solution region replaced by nbgrader's stub, all
-other code kept) and rnncheck/ (the checks, which hold nothing secret). The
+other code kept, but without the reference-only files: rnnkit/fast.py) and
+rnncheck/ (the checks, which hold nothing secret). The
 folder is built in a temporary directory beside DIR, searched for solution
 text, and only then moved into place: a failed release leaves nothing behind.
 ``--solutions`` writes the answer key: the same folder with the reference bodies
-filled in.
+filled in, and the reference-only files.
 """
 
 import os
@@ -24,7 +25,15 @@ from autograder.checks.registry import CHECKS, LESSONS
 # What the learner's environment may hold. The reference package (this
 # repository) and the instructor's tools (nbgrader) never go in.
 LEARNER_DEPENDENCIES = ("numpy", "matplotlib", "jupyterlab", "tqdm", "ipywidgets")
-JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache")
+JUNK_PATTERNS = ("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache")
+JUNK = shutil.ignore_patterns(*JUNK_PATTERNS)
+# Files of rnnkit/ that only the answer key holds. fast.py is the reference fast path: its fused
+# forward and backward passes are complete answers to lessons 1 to 6, so no folder a learner
+# receives (the course folder, any nbgrader assignment) has it; rnnkit.train runs the learner's
+# own cells without it.
+REFERENCE_ONLY = ("fast.py",)
+# The copy of rnnkit/ for learners: without junk and without the reference-only files.
+LEARNER_IGNORE = shutil.ignore_patterns(*JUNK_PATTERNS, *REFERENCE_ONLY)
 
 
 class ReleaseError(RuntimeError):
@@ -134,8 +143,10 @@ Written answers are read and graded by hand.
 
 
 def _copy_package(dest, solutions):
-    """rnnkit/ into dest: .py files stubbed (or filled with the reference), other files as they are."""
-    shutil.copytree(paths.RNNKIT, dest, ignore=JUNK)
+    """rnnkit/ into dest: .py files stubbed (or filled with the reference), other files as they are.
+
+    The learner's copy leaves out the reference-only files (``REFERENCE_ONLY``); the answer key keeps them."""
+    shutil.copytree(paths.RNNKIT, dest, ignore=JUNK if solutions else LEARNER_IGNORE)
     for path in sorted(dest.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         rel = path.relative_to(dest.parent).as_posix()
@@ -168,11 +179,17 @@ def _write_folder(root, solutions):
     copy_checks(root / "rnncheck")
 
 
+def reference_only_files(folder):
+    """Findings (text) for every reference-only file (``REFERENCE_ONLY``) anywhere under folder."""
+    return [f"{path}: reference code that ships with the answer key only"
+            for name in REFERENCE_ONLY for path in sorted(Path(folder).rglob(name))]
+
+
 def check_folder(root, solutions=False):
     """Search a written folder; returns the findings (empty when nothing secret is in it)."""
     root = Path(root)
     if not solutions:
-        return guard.find_leaks(root)
+        return guard.find_leaks(root) + reference_only_files(root)
     # The answer key holds the reference on purpose; the rest must still be clean.
     return guard.find_leaks([root / "lessons", root / "rnncheck", root / "README.md"], package_lines=[])
 

@@ -62,6 +62,11 @@ class Case:
       it may call, on the arguments it should call them with: a list of
       ``(function "module.name", args tuple, result)``. The executor answers such
       calls from this table, so a composition is graded on its own.
+    - ``diagnose``: for composed functions, ``(function "module.name", args tuple, index)``:
+      output ``index`` of this function (None: the whole output) is what that learner function
+      returns on ``args``. The executor calls the learner's own function on them (no replay)
+      and returns what it gave, so that a wrong output can be blamed on the function that
+      made it (``compare``); ``args`` hold only values the case and its replay table hold.
     """
 
     case_id: str
@@ -72,6 +77,7 @@ class Case:
     args: tuple
     kwargs: dict = field(default_factory=dict)
     replay: list = field(default_factory=list)
+    diagnose: list = field(default_factory=list)
 
 
 def map_arrays(value, function):
@@ -107,6 +113,7 @@ class _Store:
         self.sizes = {}
 
     def put(self, array):
+        shape = list(np.shape(array))  # before np.ascontiguousarray, which turns a 0-d array into (1,)
         array = np.ascontiguousarray(array)
         key = array.dtype.str
         if array.dtype.hasobject or array.dtype.kind not in "biufcSU":
@@ -114,7 +121,7 @@ class _Store:
         offset = self.sizes.get(key, 0)
         self.chunks.setdefault(key, []).append(array.reshape(-1))
         self.sizes[key] = offset + array.size
-        return {"dt": key, "off": offset, "shape": list(array.shape)}
+        return {"dt": key, "off": offset, "shape": shape}
 
     def buffers(self):
         return {"buf" + k: np.concatenate(v) if v else np.zeros(0) for k, v in self.chunks.items()}
@@ -192,6 +199,7 @@ def generic_namedtuple(name, fields):
 
 
 RESULT_NODES = {"leaf", "seq", "other", "none"}
+MAX_DIAGNOSTICS = 4  # diagnostics read back per case (see ``Case.diagnose``)
 
 
 def decode(node, buffers, classes=None, only=None):
@@ -287,7 +295,7 @@ def write_cases(cases, directory):
 
 
 def case_to_json(case, store):
-    return {
+    node = {
         "case_id": case.case_id,
         "check_id": case.check_id,
         "label": case.label,
@@ -300,6 +308,10 @@ def case_to_json(case, store):
             for f, a, r in case.replay
         ],
     }
+    if case.diagnose:
+        node["diagnose"] = [{"function": f, "args": encode(tuple(a), store), "index": i}
+                            for f, a, i in case.diagnose]
+    return node
 
 
 def case_from_json(n, buffers, classes=None):
@@ -314,6 +326,11 @@ def case_from_json(n, buffers, classes=None):
         replay=[
             (str(r["function"]), decode(r["args"], buffers, classes), decode(r["result"], buffers, classes))
             for r in n["replay"]
+        ],
+        diagnose=[
+            (str(d["function"]), decode(d["args"], buffers, classes),
+             None if d["index"] is None else int(d["index"]))
+            for d in n.get("diagnose", [])
         ],
     )
 
@@ -346,6 +363,10 @@ def write_results(check_id, results, directory):
             "aliased": list(r.get("aliased", [])),
             "warnings": list(r.get("warnings", [])),
         }
+        if r.get("diagnostics"):
+            meta["cases"][case_id]["diagnostics"] = [
+                None if d is None else encode(d, store) for d in r["diagnostics"]
+            ]
     path = pathlib.Path(directory) / (check_id + ".npz")
     tmp = path.with_suffix(".tmp")
     save(tmp, meta, store)
@@ -457,6 +478,8 @@ def read_results_checked(check_id, directory, max_bytes=20_000_000, max_unpacked
                 "modified": [str(m)[:100] for m in r.get("modified", [])][:20],
                 "aliased": [str(m)[:100] for m in r.get("aliased", [])][:20],
                 "warnings": [str(m)[:300] for m in r.get("warnings", [])][:5],
+                "diagnostics": [None if d is None else _numeric(decode(d, buffers, only=RESULT_NODES))
+                                for d in list(r.get("diagnostics") or [])[:MAX_DIAGNOSTICS]],
             }
         return out, ""
     except Exception:  # noqa: BLE001 - any malformed content (RecursionError, MemoryError too)

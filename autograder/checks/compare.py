@@ -25,9 +25,10 @@ class Tolerance(NamedTuple):
 
 # Calibrated with ``python -m autograder.specs.calibrate`` (every check, visible cases plus 20 hidden
 # seeds; e = max|got - want| / max(1, max|want|), want the float64 reference):
-# - every way to write a function right listed in its spec (autograder/specs): e <= 6.1e-15;
+# - every way to write a function right listed in its spec (autograder/specs): e <= 2.8e-14;
 # - the reference on float32 inputs (a correct float32 answer): e <= 4.8e-6;
-# - every known mistake moves some output of some case by e >= 0.88.
+# - every known mistake moves some output of some case by e >= 0.44 (the backward passes' by
+#   e >= 0.81).
 # float64 passes e up to ~1e-8 (a million times the rounding of correct code), float32 up to
 # ~1e-4 (20 times the worst float32 rounding measured); both are thousands of times
 # below the smallest mistake.
@@ -49,11 +50,15 @@ GROUPS = {
 class Problem(NamedTuple):
     """What is wrong with one case's result. ``hygiene`` problems (not a plain ndarray,
     an output aliased to an input) count against the hygiene group, the others against
-    the case's own group."""
+    the case's own group. ``zero`` names the output (``name``) of a value problem when that
+    output is zero everywhere while the expected one is not (a value never computed, or a
+    gradient no path reaches)."""
 
     kind: str
     text: str
     hygiene: bool = False
+    zero: bool = False
+    name: str = ""
 
 
 def _fmt(v):
@@ -170,9 +175,13 @@ def _compare(want, got, dtype, tol, name, visible, problems):
         else:
             # not even the learner's own value: it could carry a hidden input out of the sandbox
             text = f"{where} is not what the reference gives ({count})."
-        problems.append(Problem("value", text))
+        problems.append(Problem("value", text, zero=not np.any(values), name=str(name)))
         return
-    if not isinstance(got, Leaf) or got.kind != "ndarray":
+    # A scalar result (a loss) may come back as a 0-d array, a numpy scalar or a float: all are
+    # what np.mean and friends return, and none can be aliased to an input.
+    scalar_kinds = ("ndarray", "float") if want.ndim == 0 else ("ndarray",)
+    scalar_ok = want.ndim == 0 and isinstance(got, Leaf) and got.kind.startswith("numpy scalar")
+    if not isinstance(got, Leaf) or (got.kind not in scalar_kinds and not scalar_ok):
         problems.append(
             Problem(
                 "type",
@@ -181,7 +190,7 @@ def _compare(want, got, dtype, tol, name, visible, problems):
                 hygiene=True,
             )
         )
-    elif got.value.dtype != np.dtype(dtype):
+    elif got.kind != "float" and got.value.dtype != np.dtype(dtype):
         problems.append(
             Problem(
                 "dtype",
@@ -276,10 +285,15 @@ def judge_case(case, result, want, mistakes, dtype):
     # (shapes, type names, values) could carry the hidden inputs out of the sandbox.
     msg = f"On {where}: {first.text if case.visible else HIDDEN_PROBLEM_TEXT.get(first.kind, HIDDEN_OTHER)}"
     if first.kind in ("value", "shape", "finite", "structure"):
+        named = False
         for name, hint, output in mistakes:
             if output is not None and matches(output, result["output"], tol):
                 msg += f"\nThis matches a known mistake: {name}. Hint: {hint}"
+                named = True
                 break
+        if not named and first.zero:
+            msg += ZERO_OUTPUT_TEXT.format(name=first.name)
+        msg += _blame(case, result, want, tol)
         msg += _how_checked(case)
     msg += note
     ok = not any(not p.hygiene for p in problems)
@@ -296,6 +310,13 @@ HIDDEN_PROBLEM_TEXT = {
     "aliased": "the returned value shares memory with an input: return a new array, not a view of an input.",
 }
 HIDDEN_OTHER = "the result is not what the reference gives (compare with the published cases)."
+# An output that is zero everywhere where the reference's is not: a value never computed, or (for a
+# gradient) one that no path reaches. Shown on hidden cases too: it says nothing of their inputs.
+ZERO_OUTPUT_TEXT = (
+    "\nThis matches a known mistake: `{name}` left at zero. Hint: `{name}` is zero everywhere, but the "
+    "reference's is not: it is never computed, or, for a gradient, no path reaches it (a gradient is "
+    "the sum over every path from its input to the loss)."
+)
 # Names that may appear in a message about a hidden case: the course's own functions and modules.
 KNOWN_NAMES = frozenset({c.split(".")[1] for c in _registry.CHECKS_BY_ID} | {c.split(".")[0] for c in
                                                                              _registry.CHECKS_BY_ID}
@@ -339,6 +360,47 @@ def _in_place_text(modified):
         "modification of an input. Functions never modify their inputs: the inputs of the checks "
         "are read-only, so changing one raises \"ValueError: ... read-only\"."
     )
+
+
+def _part(value, index):
+    """Output ``index`` of a structured value (None: the whole value); None when it has none."""
+    if index is None:
+        return value
+    items = value.items if isinstance(value, Seq) else value if isinstance(value, (tuple, list)) else None
+    if items is None or not 0 <= index < len(items):
+        return None
+    return items[index]
+
+
+def _blame(case, result, want, tol):
+    """The sentence that puts the fault in another learner function the checked one calls, or "".
+
+    A case's ``diagnose`` entries say: output ``index`` of this function is what the learner function
+    ``function`` returns on ``args`` (arguments a right composition passes it, built from the case's
+    replay table and inputs only). The executor called the learner's own ``function`` on them
+    (``result["diagnostics"]``). When that output is wrong, and it is exactly what the learner's
+    ``function`` returned there, the composition passed the value on faithfully: the mistake is
+    in ``function``. Learner values are compared with each other only, and the sentence is fixed
+    text, so it says nothing of a hidden case's inputs."""
+    diagnostics = result.get("diagnostics") or []
+    checked = case.check_id.split(".")[1]
+    outputs = _registry.CHECKS_BY_ID[case.check_id].outputs
+    for (function, _args, index), got in zip(case.diagnose, diagnostics, strict=False):
+        mine, expected = _part(result.get("output"), index), _part(want, index)
+        if got is None or mine is None or expected is None:
+            continue
+        theirs = _as_array(got)
+        if theirs is None or matches(expected, mine, tol) or not matches(theirs, mine, tol):
+            continue
+        module, name = function.split(".")
+        output = outputs[index] if index is not None and isinstance(outputs, tuple) else outputs
+        return (
+            f"\nThe fault is in your `{name}`, not in `{checked}`: called with this case's values for its "
+            f"arguments, your `{name}` returns exactly the `{output}` your `{checked}` returned, and that "
+            f"is not the reference's. Fix `{name}` in rnnkit/{module}.py (its own check names the "
+            f"mistake), then run this check again."
+        )
+    return ""
 
 
 def _how_checked(case):

@@ -611,9 +611,10 @@ def _replaying(pkg, replay):
                 setattr(mod, attr, original)
 
 
-# Reference code shipped complete with the learner's rnnkit: the fast path (its backward
-# passes are the lesson 6 exercises in fused form) and the numerical gradient checker
-# (accurate enough to pass for a backward pass). A graded function must not call them.
+# Reference code a graded function must not call: the numerical gradient checker (accurate
+# enough to pass for a backward pass) and the training kit, shipped complete with the
+# learner's rnnkit, and the fast path (its backward passes are the lesson 6 exercises in
+# fused form), which ships with the answer key only but may be copied from one.
 REFERENCE_TOOLS = ("fast", "gradcheck", "train")
 
 
@@ -688,7 +689,8 @@ def run_case(pkg, case, *, inputs_ready=False):
     names the input, for the message). Returns a dict: error (text or None), output
     (normalised return value), modified (names of inputs changed in place: for messages
     only), aliased (outputs sharing memory with an input), warnings (texts of warnings
-    raised during the call).
+    raised during the call), and for a case with ``diagnose`` entries, diagnostics (what the
+    learner's functions named there return on the arguments given there; see ``_diagnostics``).
     """
     result = {"error": None, "output": None, "modified": [], "aliased": [], "warnings": []}
     module_name, function = case.check_id.split(".")
@@ -741,7 +743,25 @@ def run_case(pkg, case, *, inputs_ready=False):
                         f"{_output_name(out_path)} shares memory with {_arg_name(path, names, case.kwargs)}"
                     )
         result["output"] = normalize(output)
+        if case.diagnose:
+            result["diagnostics"] = _diagnostics(pkg, case)
     return result
+
+
+def _diagnostics(pkg, case):
+    """What the learner's own functions named in ``case.diagnose`` return on the arguments given
+    there (no replay): normalised outputs, None where one raised. Only for messages (see
+    ``compare._blame``): nothing here decides a score."""
+    out = []
+    for function, args, _index in case.diagnose:
+        module_name, name = function.split(".")
+        try:
+            with _quiet(), np.errstate(all="ignore"), _reference_tools_blocked(pkg):
+                value = getattr(submodule(pkg, module_name), name)(*frozen(tuple(args)))
+            out.append(normalize(value))
+        except (Exception, SystemExit):  # noqa: BLE001 - learner code: anything can come out
+            out.append(None)
+    return out
 
 
 def _inputs(args, kwargs):

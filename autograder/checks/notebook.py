@@ -418,6 +418,27 @@ def _unknown(check_id):
     return failure(f"There is no check called {check_id!r}. Known checks: {known}.")
 
 
+def _verdicts(check_id, pkg, whole_chain=False):
+    """The verdict of every visible case of one check on the learner's package. ``whole_chain``:
+    a composed function runs the learner's own functions it calls (not the case's replay of
+    the reference's), so a wrong gate fails the step that calls it too."""
+    from .executor import run_case
+
+    cases, expected, mistakes = load_fixture(check_id, pkg)
+    verdicts = []
+    for case in cases:
+        if whole_chain:
+            case.replay = []
+            case.diagnose = []
+        result = _run_quietly(run_case, pkg, case)
+        verdicts.append(
+            compare.judge_case(
+                case, result, expected[case.case_id], mistakes.get(case.case_id, []), compare.case_dtype(case)
+            )
+        )
+    return verdicts
+
+
 def check(check_id):
     """Run the visible checks of one learner function against this kernel's rnnkit.
 
@@ -429,21 +450,12 @@ def check(check_id):
     """
     if check_id not in CHECKS_BY_ID:
         raise _unknown(check_id)
-    from .executor import run_case
 
     try:
         pkg = _rnnkit()
     except AssertionError as e:
         raise failure(f"{check_id}: not checked. {e}") from None
-    cases, expected, mistakes = load_fixture(check_id, pkg)
-    verdicts = []
-    for case in cases:
-        result = _run_quietly(run_case, pkg, case)
-        verdicts.append(
-            compare.judge_case(
-                case, result, expected[case.case_id], mistakes.get(case.case_id, []), compare.case_dtype(case)
-            )
-        )
+    verdicts = _verdicts(check_id, pkg)
     failing = [v for v in verdicts if not v.ok] + [v for v in verdicts if v.ok and not v.hygiene_ok]
     if failing:
         passed = sum(v.ok and v.hygiene_ok for v in verdicts)
@@ -456,10 +468,12 @@ def check(check_id):
     )
 
 
-def ready(*check_ids):
+def ready(*check_ids, passing=False):
     """True when the learner functions behind ``check_ids`` are written (a tiny call
     raises no NotImplementedError) and every file of rnnkit loads; otherwise prints what
-    is missing and returns False."""
+    is missing and returns False. With ``passing=True`` each must also pass its visible
+    check: an experiment that trains on the learner's code asks for it, since a function
+    that runs but is wrong draws curves that look like results."""
     from .executor import run_case
 
     for check_id in check_ids:
@@ -475,6 +489,7 @@ def ready(*check_ids):
         cases, _, _ = load_fixture(check_id, pkg)
         case = cases[0]
         case.replay = []  # an experiment runs the learner's whole chain
+        case.diagnose = []  # and needs no blame for a message
         error = _run_quietly(run_case, pkg, case)["error"] or ""
         if error.startswith("NotImplementedError"):
             inner = error.rsplit(" in ", 1)[-1].rstrip(")") if " in " in error else function
@@ -488,6 +503,15 @@ def ready(*check_ids):
                     f"This experiment uses your `{function}` (rnnkit/{module}.py), which needs `{inner}`, "
                     "not written yet: come back after the exercise."
                 )
+            return False
+    if passing:
+        failing = [c for c in check_ids if not all(v.ok for v in _verdicts(c, pkg, whole_chain=True))]
+        if failing:
+            names = ", ".join(f"`{c.split('.')[1]}` (rnnkit/{c.split('.')[0]}.py, "
+                              f"lesson {CHECKS_BY_ID[c].lesson[:2]})" for c in failing)
+            print(f"This experiment trains on your code, and these functions (or functions they call) "
+                  f"do not pass their checks yet: {names}. Run their check cells, fix what they report, "
+                  "and come back: until then the curves would not show what the cells can do.")
             return False
     return True
 

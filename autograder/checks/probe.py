@@ -42,8 +42,9 @@ class ProbeCell:
         return h_new, (h_new, c_new)
 
     def step_backward(self, x, state_prev, params, dy, dstate=None):
-        """Gradients of one step: dy = dL/dy_t from above, dstate = dL/d(h', c') from
-        step t+1 (None: zero) -> (dx, (dh, dc), ProbeParams of gradients)."""
+        """Gradients of one step, as a course cell's: dy = dL/dy_t from above only, dstate =
+        dL/d(h', c') from step t+1 only (None: zero) -> (dx, (dh, dc) from step t only,
+        ProbeParams of gradients)."""
         h, c = state_prev
         if dstate is None:
             dstate = (np.zeros_like(dy), np.zeros_like(dy))

@@ -50,6 +50,7 @@ LESSONS = [
     Lesson("05-gru", "Gated recurrent units"),
     Lesson("06-bptt", "Training by backpropagation through time"),
     Lesson("07-compare", "RNN, LSTM and GRU compared"),
+    Lesson("08-text", "Generating text"),
 ]
 
 _PROBE = "probe.ProbeParams"
@@ -75,6 +76,7 @@ CHECKS = [
     CheckSpec("gru.gru_step_backward", "06-bptt", 4, ("dx", "dy_prev", "grads"), "gru.GRUParams"),
     CheckSpec("sequence.bptt", "06-bptt", 3, ("dxs", "dstate0", "dparams"), _PROBE),
     CheckSpec("multilayer.stacked_backward", "06-bptt", 3, ("dxs", "dstates0", "dlayer_params"), _PROBE),
+    CheckSpec("language.temporal_softmax_loss", "08-text", 3, ("loss", "dlogits")),
 ]
 
 CHECKS_BY_ID = {c.check_id: c for c in CHECKS}

@@ -123,54 +123,61 @@ DEMO_NAMES = {
 WRITTEN_ANSWERS = {
     "perfect": {
         "written_00_2": (
-            "(a) A gate multiplies a value by a factor that should lie between 0 (block) and 1 (let "
-            r"through): $\sigma$ maps to $(0, 1)$. A value written into the state may push it either way, "
-            r"so it needs a signed range: $\tanh$ maps to $(-1, 1)$." "\n\n"
+            r"(a) $I_t \times a_t \in (-1, 1)$. With a $\tanh$ gate a negative gate would flip the sign of "
+            r"what passes, and the gate is shut only at exactly $z = 0$. With a $\sigma$ value every step "
+            r"adds a positive amount, so $s_t$ grows roughly linearly (about 0.25 per step) and $\tanh(s_t)$ "
+            "saturates near 1." "\n\n"
             r"(b) $\sigma(8) \approx 0.99966$. The slope is $\sigma(8)(1 - \sigma(8)) \approx 3.4 \cdot "
             "10^{-4}$, about 1/750 of the largest slope $1/4$ (at $z = 0$): the gate is saturated and "
             "its weights learn very slowly."
         ),
         "lstm_q_memo_state": (
-            r"(a) The words describe $s_t = f_t \odot s_{t-1} + I_t \odot a_t$, the forget-gate LSTM of "
-            r"Gers, Schmidhuber and Cummins (2000). The formula $s_t = I_t \times a_t + s_{t-1}$ is the "
-            r"original LSTM of Hochreiter and Schmidhuber (1997), which had no forget gate." "\n\n"
-            "(b) In section 5 the memo's state keeps adding $I_t a_t$ and grows roughly linearly "
-            r"with $t$, so $\tanh(s_t)$ saturates and the output stops reacting to new inputs. With "
-            "the forget gate the state stays bounded because every step multiplies it by $f_t < 1$."
+            r"(a) Memo: $s_t = \sum_k d_k$, mean $t\mu$, standard deviation $\sigma\sqrt t$: both grow "
+            r"without bound. Standard form: mean $\mu(1-f^t)/(1-f) \to \mu/(1-f)$, variance "
+            r"$\to \sigma^2/(1-f^2)$: bounded." "\n\n"
+            r"(b) Slope 1 means $|s_t| \propto t$, so the drift $t\mu$ dominates. With $\mu = 0$ the slope "
+            r"would be $1/2$ (a random walk): slower, but $\tanh(s_t)$ still saturates on a long stream."
+            "\n\n"
+            r"(c) $f^{1000} \ge 0.9$ gives $f \ge 0.999895$, so $z = \ln(f/(1-f)) \approx 9.2$. The memo's "
+            "$f = 1$ helps on short sequences that start from zero: exact accumulation for free."
         ),
         "lstm_q_ranges": (
-            "The gates scale things, so they need $(0, 1)$: the sigmoid. The input activation is "
-            "the content written into the state and must be able to decrease it as well as increase "
-            r"it, hence $\tanh$ with range $(-1, 1)$. With a sigmoid the cell could only ever add "
-            "positive amounts, and the state would drift upwards."
+            r"(a) $s_1 = I_1 a_1 > 0$, and if $s_{t-1} > 0$ then $f_t s_{t-1} + I_t a_t > 0$: by induction "
+            r"$s_t > 0$, so $y_t = O_t \tanh(s_t) \in (0, 1)$." "\n\n"
+            "(b) Yes: one unit accumulates the positive values, another the magnitudes of the negative "
+            "ones, and the readout takes the difference. It costs twice the units."
         ),
         "gru_q_crosswalk": (
-            r"(a) PyTorch mixes $h' = (1 - z) \odot n + z \odot h$: its $z$ plays the part of $1 - u$. "
-            r"Since $1 - \sigma(v) = \sigma(-v)$, copying $-W_{iz}, -W_{hz}$ into $W_u$ and "
-            r"$-(b_{iz} + b_{hz})$ into $b_u$ makes the mix agree exactly." "\n\n"
-            r"(b) PyTorch applies the reset gate after the product, $r \odot (W_{hn} h + b_{hn})$, the "
-            r"memo before it, $W_a [x, r \odot y]$. Once $h \neq 0$ these are different functions of $h$, "
-            "and no choice of weights makes them equal for every input."
+            r"(a) PyTorch: $W_{in}x_1 + b_{in} + r_1 \odot b_{hn}$; memo: $W_{in}x_1 + b_a$. Equal for every "
+            r"input only if $r_1 \odot b_{hn}$ is constant, and $r_1$ depends on $x_1$: so $b_{hn} = 0$."
+            "\n\n"
+            r"(b) Folding it into $b_a$ is exact when $r \approx 1$, dropping it when $r \approx 0$; I would "
+            r"use the average reset gate on the model's data and compare outputs on held-out sequences."
+            "\n\n"
+            "(c) Reset after and reset before are different functions, so fine-tuning adapts the weights; "
+            "a Keras reset_after=False model is already the memo's GRU and translates exactly."
         ),
     },
     "memo-lstm": {
         "lstm_q_memo_state": (
-            r"The memo's formula $s_t = I_t \times a_t + s_{t-1}$ is correct: the forget gate is not "
-            "needed because the input gate can already choose how much to write. I used it in my "
+            r"The memo's formula $s_t = I_t \times a_t + s_{t-1}$ is correct: the mean of $s_t$ is $\mu$ "
+            "at every step because the input gate can already choose how much to write. I used it in my "
             "`new_state`."
         ),
-        "lstm_q_ranges": "Sigmoid for gates because they are probabilities, tanh because it is centred.",
+        "lstm_q_ranges": (
+            "With a sigmoid the output would be between 0 and 1, which is fine for probabilities."
+        ),
     },
     "pytorch-gru": {
         "gru_q_crosswalk": (
-            r"PyTorch writes $h' = (1 - z) \odot n + z \odot h$, so its $z$ is $1 - u$. I copied the "
-            "weights the other way round and swapped the mix instead, which should give the same "
-            "numbers."
+            r"(a) With $y_0 = 0$ both candidates are $\tanh(W_{in}x_1 + b)$, so they always agree if "
+            r"$b_a = b_{in} + b_{hn}$. (b) Fold it in. (c) Fine-tuning is not needed: I copied the weights "
+            "the other way round and swapped the mix instead, which gives the same numbers."
         ),
         "gru_q_no_state": (
-            "An LSTM can keep something in its state without showing it in the output (the output "
-            "gate hides it), and it can forget and write independently. The GRU saves one gate and "
-            "the separate state."
+            r"(a) The GRU's output is an average of $y_{t-1}$ and $a_t \in (-1, 1)$, so it stays below 1 and "
+            r"cannot hold 1.2; from $y_{t-1} = 0.9$ it can add at most 0.1. An LSTM with $f = I = 1$, "
+            r"$a = 0.3$ holds the sum. (b) Fewer parameters."
         ),
     },
     "crasher": {

@@ -1,9 +1,10 @@
 """Renamed copies of the shipped reference tools inside graded functions (trusted side).
 
-Learners receive ``rnnkit/fast.py`` (a fused fast path whose backward passes are the
-lesson 6 exercises in another form), ``rnnkit/gradcheck.py`` (numerical gradients
-accurate enough to pass as a backward pass) and ``rnnkit/train.py`` complete. The
-executor refuses *calls* into them from graded functions; this module finds *copies*:
+Learners receive ``rnnkit/gradcheck.py`` (numerical gradients accurate enough to pass as
+a backward pass) and ``rnnkit/train.py`` complete. ``rnnkit/fast.py`` (a fused fast path
+whose backward passes are the lesson 6 exercises in another form) ships with the answer
+key only, but an answer key passed around is one copy away, so it stays a tool to look
+for. The executor refuses *calls* into them from graded functions; this module finds *copies*:
 a graded function whose own code, plus the module-level functions, classes and
 assignments of the learner's package that it refers to (transitively, through imports
 inside the package), contains code of a shipped tool with identifiers renamed,

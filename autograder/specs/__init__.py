@@ -3,7 +3,7 @@
 - ``spec.py``: what a spec holds (``FunctionSpec``: case builder, term isolation, edges,
   replay, known mistakes, ways to write it right, mutants) and the rewrites of the reference;
 - ``gates.py``: the gate template (one spec per activation for every act(W [x, prev] + b));
-- ``rnn.py``, ``lstm.py``, ``gru.py``, ``sequence.py``, ``multilayer.py``: the specs of the
+- ``rnn.py``, ``lstm.py``, ``gru.py``, ``sequence.py``, ``multilayer.py``, ``language.py``: the specs of the
   checked functions of the rnnkit module of the same name;
 - ``cases.py``: the cases of every check, built from the specs (visible, hidden, budget);
 - ``judge.py``: expected values and known mistakes from the reference, and the scores;
@@ -19,9 +19,9 @@ not list comes last).
 
 from autograder.checks.registry import CHECKS
 
-from . import gru, lstm, multilayer, rnn, sequence
+from . import gru, language, lstm, multilayer, rnn, sequence
 
-MODULES = (rnn, lstm, gru, sequence, multilayer)
+MODULES = (rnn, lstm, gru, sequence, multilayer, language)
 _ORDER = {c.check_id: i for i, c in enumerate(CHECKS)}
 _ALL = [spec for module in MODULES for spec in module.SPECS]
 SPECS = {spec.check_id: spec for spec in sorted(_ALL, key=lambda s: _ORDER.get(s.check_id, len(_ORDER)))}

@@ -12,7 +12,8 @@ judge's business (``autograder.specs.judge``), not computed here.
 Case kinds per function (groups as in ``autograder.checks.compare.GROUPS``):
 - values: random inputs, D != H, B > 1;
 - terms: one weight block, the bias, or the previous state at a time;
-- edges: B = 1, D = H, unbatched 1-D inputs, |pre-activation| up to 50;
+- edges: B = 1, D = H, unbatched 1-D inputs, |pre-activation| up to 50, and a spec's own
+  (multilayer: every layer the input's size), which its builder gets as the term;
 - float32: every input float32 (the output must stay float32).
 """
 
@@ -23,6 +24,7 @@ from autograder.checks.casefile import Case, map_arrays
 from autograder.checks.probe import ProbeCell
 from autograder.checks.registry import CHECKS, checks_for
 from autograder.specs import SPECS
+from autograder.specs.spec import SIZE_AND_FLAG_EDGES
 
 __all__ = ["BUDGET_SIZES", "FIXTURE_SEED", "budget_cases", "budget_seed", "check_cases", "make_cases"]
 
@@ -61,10 +63,13 @@ def _kinds(spec):
 def _case(check_id, spec, rng, visible, index, group, term, edge, label):
     size_kind = edge if edge in ("B1", "D=H") else None
     B, D, H = _sizes(rng, visible, size_kind)
+    if edge is not None and edge not in SIZE_AND_FLAG_EDGES:
+        term = edge  # an edge of the spec's own (multilayer's "same"): its builder acts on it
     args = spec.build(rng, B, D, H, term, edge == "big", edge == "unbatched")
     kwargs = dict(spec.term_kwargs.get(term, {}))
     if group == "float32":
-        args = map_arrays(args, lambda a: a.astype(np.float32))
+        # Only the float inputs: class ids and masks keep their integer or boolean dtype.
+        args = map_arrays(args, lambda a: a.astype(np.float32) if a.dtype.kind == "f" else a)
     shapes = _shape_text(args)
     case = Case(
         case_id=f"{'v' if visible else 'h'}{index:02d}",
@@ -77,6 +82,8 @@ def _case(check_id, spec, rng, visible, index, group, term, edge, label):
     )
     if spec.replay is not None:
         case.replay = spec.replay(case.args, case.kwargs)
+    if spec.diagnose is not None:
+        case.diagnose = spec.diagnose(case.args, case.kwargs)
     return case
 
 

@@ -182,6 +182,13 @@ def _replay_gates(args, kwargs):
     return _step_calls(args, kwargs)[:3]
 
 
+def _diagnose_step(args, kwargs):
+    """gru_step's y is what final_output returns on the replayed u, a and the input y_prev: the
+    executor calls the learner's final_output on them, so that a wrong y made there is blamed on it."""
+    r, u, a = (result for _, _, result in _replay_gates(args, kwargs))
+    return [("gru.final_output", (u, args[1], a), None)]
+
+
 def gru_step_with_slips(x, y_prev, p, pytorch_mix=False, no_reset=False, reset_after=False, swap=False,
                         order=False):
     """The GRU step written out; each keyword switches one known mistake on."""
@@ -202,10 +209,11 @@ GRU_STEP = FunctionSpec(
     terms=COMPOSED_TERMS,
     edges=STEP_EDGES,
     replay=_replay_gates,
+    diagnose=_diagnose_step,
     mistakes=[
         Mistake(
             "PyTorch's mix (u and 1-u swapped)",
-            "y_t = (1 - u_t) * y_(t-1) + u_t * a_t.",
+            "y_t = (1 - u_t) * y_(t-1) + u_t * a_t; gru_step gets y_t from final_output(u, y_prev, a).",
             lambda *a: gru_step_with_slips(*a, pytorch_mix=True),
         ),
         Mistake("reset gate not applied", "pass r_t to input_activation.", lambda *a: gru_step_with_slips(*a, no_reset=True)),
@@ -269,9 +277,12 @@ def _replay_backward(args, kwargs):
     return _step_calls(args, kwargs) + [("gru.gru_step", (x, y_prev, p), gru.gru_step(x, y_prev, p))]
 
 
-def gru_backward_with_slips(x, y_prev, p, dy, no_r=False, pytorch=False, no_direct=False, no_dtanh=False):
+def gru_backward_with_slips(x, y_prev, p, dy, no_r=False, pytorch=False, no_direct=False, no_dtanh=False,
+                            no_dy=False, no_gate_paths=False, no_a_path=False, direct_only=False, no_x_a_path=False):
     """The GRU step's backward pass written out; each keyword switches one known mistake on."""
     D = x.shape[-1]
+    if no_dy:
+        dy = np.zeros_like(dy)
     z = concat(x, y_prev)
     r = sigmoid(z @ p.W_r.T + p.b_r)
     u = sigmoid(z @ p.W_u.T + p.b_u)
@@ -285,10 +296,13 @@ def gru_backward_with_slips(x, y_prev, p, dy, no_r=False, pytorch=False, no_dire
     dz_a = dpre_a @ p.W_a
     dry = dz_a[..., D:]
     dr = np.zeros_like(dry) if no_r else dry * y_prev
-    dy_prev = dy_prev + dry * r
+    dy_direct = dy_prev
+    dy_prev = dy_prev if no_a_path else dy_prev + dry * r
     dpre_r = dr * dsigmoid_from_output(r)
     dpre_u = du * dsigmoid_from_output(u)
     dz = dpre_r @ p.W_r + dpre_u @ p.W_u
+    if no_gate_paths:
+        dz = np.zeros_like(dz)
     z2 = np.atleast_2d(z)
     grads = gru.GRUParams(
         np.atleast_2d(dpre_r).T @ z2,
@@ -298,7 +312,8 @@ def gru_backward_with_slips(x, y_prev, p, dy, no_r=False, pytorch=False, no_dire
         np.atleast_2d(dpre_a).T @ np.atleast_2d(z_a),
         np.atleast_2d(dpre_a).sum(axis=0),
     )
-    return dz_a[..., :D] + dz[..., :D], dy_prev + dz[..., D:], grads
+    dx = dz[..., :D] if no_x_a_path else dz_a[..., :D] + dz[..., :D]
+    return dx, dy_direct if direct_only else dy_prev + dz[..., D:], grads
 
 
 GRU_STEP_BACKWARD = FunctionSpec(
@@ -329,6 +344,36 @@ GRU_STEP_BACKWARD = FunctionSpec(
             "multiply by 1 - a_t^2.",
             lambda *a: gru_backward_with_slips(*a, no_dtanh=True),
         ),
+        Mistake(
+            "dy not used (every gradient zero)",
+            "dy = dL/dy_t is where every gradient of the step starts: du = dy * (a_t - y_(t-1)), da = dy * u_t, "
+            "and dy * (1 - u_t) straight to y_(t-1).",
+            lambda *a: gru_backward_with_slips(*a, no_dy=True),
+        ),
+        Mistake(
+            "the gates' paths missing from dx and dy_prev",
+            "r_t and u_t read z_t = [x_t, y_(t-1)] too: add dpre_r W_r + dpre_u W_u to dL/dz_t (its first D "
+            "columns to dx, the rest to dy_prev).",
+            lambda *a: gru_backward_with_slips(*a, no_gate_paths=True),
+        ),
+        Mistake(
+            "y_(t-1)'s path through the input activation missing from dy_prev",
+            "a_t reads r_t * y_(t-1): dy_prev gets dL/d(r_t * y_(t-1)) * r_t, from the last H columns of "
+            "dpre_a W_a.",
+            lambda *a: gru_backward_with_slips(*a, no_a_path=True),
+        ),
+        Mistake(
+            "dy_prev from the direct path only (dy * (1 - u))",
+            "y_(t-1) reaches y_t by four paths, directly and through r_t, u_t and a_t: dy_prev is the sum of all "
+            "four.",
+            lambda *a: gru_backward_with_slips(*a, direct_only=True),
+        ),
+        Mistake(
+            "x_t's path through the input activation missing from dx",
+            "a_t reads x_t too: dx gets the first D columns of dpre_a W_a as well as those of "
+            "dpre_r W_r + dpre_u W_u.",
+            lambda *a: gru_backward_with_slips(*a, no_x_a_path=True),
+        ),
     ],
     right=[
         Rewrite("einsum", [("W_r=np.atleast_2d(dpre_r).T @ z2", "W_r=np.einsum('bh,bk->hk', np.atleast_2d(dpre_r), z2)")]),
@@ -344,6 +389,22 @@ GRU_STEP_BACKWARD = FunctionSpec(
         Mutant("missing r on the way back", [("dy_prev = dy_prev + dry * r", "dy_prev = dy_prev + dry")], None),
         Mutant("W_a gradient with z, not z_a", [("np.atleast_2d(dpre_a).T @ np.atleast_2d(z_a)", "np.atleast_2d(dpre_a).T @ z2")],
                None),
+        # Each gradient input dropped, each output dropped, each sum reduced to one of its parts.
+        Mutant("dy not used", [("p = params", "p = params\n    dy = 0 * dy")], "dy not used"),
+        Mutant("dx dropped", [("return dx, dy_prev, grads", "return 0 * dx, dy_prev, grads")], "`dx` left at zero"),
+        Mutant("dy_prev dropped", [("return dx, dy_prev, grads", "return dx, 0 * dy_prev, grads")], "`dy_prev` left at zero"),
+        Mutant("dW_u dropped", [("W_u=np.atleast_2d(dpre_u).T @ z2", "W_u=0 * (np.atleast_2d(dpre_u).T @ z2)")],
+               "`grads.W_u` left at zero"),
+        Mutant("db_a dropped", [("b_a=np.atleast_2d(dpre_a).sum(axis=0)", "b_a=0 * np.atleast_2d(dpre_a).sum(axis=0)")],
+               "`grads.b_a` left at zero"),
+        Mutant("gates' paths missing", [("dz = dpre_r @ p.W_r + dpre_u @ p.W_u", "dz = 0 * (dpre_r @ p.W_r + dpre_u @ p.W_u)")],
+               "gates' paths missing"),
+        Mutant("y_prev's path through a missing", [("dy_prev = dy_prev + dry * r", "dy_prev = dy_prev + 0 * dry")],
+               "through the input activation missing from dy_prev"),
+        Mutant("dy_prev from the direct path only", [("dy_prev = dy_prev + dz[..., D:]", "dy_prev = dy * (1 - u)")],
+               "direct path only"),
+        Mutant("x's path through a missing", [("dx = dz_a[..., :D] + dz[..., :D]", "dx = dz[..., :D]")],
+               "missing from dx"),
     ],
     shortcuts=[
         Rewrite("numerical gradients",

@@ -146,6 +146,14 @@ def _replay_gates(args, kwargs):
     return _step_calls(args, kwargs)[:4]
 
 
+def _diagnose_step(args, kwargs):
+    """lstm_step's s (output 1) is what new_state returns on the replayed f, I, a and the input s_prev:
+    the executor calls the learner's new_state on them, so that a wrong s made by new_state is blamed
+    on new_state (arguments from the replay table and the case only, never the answer)."""
+    f, I, a = (result for _, _, result in _replay_gates(args, kwargs)[:3])
+    return [("lstm.new_state", (f, I, a, args[2]), 1)]
+
+
 def lstm_step_with_slips(x, y_prev, s_prev, p, memo=False, no_tanh=False, old_state=False, swap_fi=False,
                          swap_io=False, order=False, swap_return=False):
     """The LSTM step written out; each keyword switches one known mistake on."""
@@ -169,10 +177,12 @@ LSTM_STEP = FunctionSpec(
     terms=COMPOSED_TERMS + [("s0", "s_prev = 0")],
     edges=STEP_EDGES,
     replay=_replay_gates,
+    diagnose=_diagnose_step,
     mistakes=[
         Mistake(
             "the memo's forget-less state update (s = I*a + s_prev)",
-            "use new_state: s_t = f_t * s_(t-1) + I_t * a_t.",
+            "the standard update keeps the forget gate, s_t = f_t * s_(t-1) + I_t * a_t (the memo's "
+            "formula drops f_t); lstm_step gets s_t from new_state(f, I, a, s_prev).",
             lambda *a: lstm_step_with_slips(*a, memo=True),
         ),
         Mistake("O*s without tanh", "y_t = O_t * tanh(s_t).", lambda *a: lstm_step_with_slips(*a, no_tanh=True)),
@@ -273,7 +283,8 @@ def _replay_backward(args, kwargs):
 
 
 def lstm_backward_with_slips(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_dtanh_s=False, no_y_path=False,
-                             no_ds=False, no_f_in_prev=False, memo_for_standard=False, sig_for_a=False):
+                             no_ds=False, no_f_in_prev=False, memo_for_standard=False, sig_for_a=False,
+                             no_dy=False, memo_keeps_f=False, memo_ignored=False, a_path_only=False):
     """The LSTM step's backward pass written out; each keyword after ``memo_form`` switches one
     known mistake on."""
     D = x.shape[-1]
@@ -282,6 +293,10 @@ def lstm_backward_with_slips(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_d
     I = sigmoid(z @ p.W_i.T + p.b_i)
     a = tanh(z @ p.W_a.T + p.b_a)
     O = sigmoid(z @ p.W_o.T + p.b_o)
+    if memo_ignored:
+        memo_form = False
+    if no_dy:
+        dy = np.zeros_like(dy)
     memo = memo_form or memo_for_standard
     s = I * a + s_prev if memo_form else f * s_prev + I * a
     ts = tanh(s)
@@ -291,7 +306,7 @@ def lstm_backward_with_slips(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_d
     dO = dy * ts
     dI, da = ds_total * a, ds_total * I
     if memo:
-        dpre_f, ds_prev = np.zeros_like(ds_total), ds_total
+        dpre_f, ds_prev = np.zeros_like(ds_total), ds_total * (f if memo_keeps_f else 1)
     else:
         dpre_f = ds_total * s_prev * dsigmoid_from_output(f)
         ds_prev = ds_total if no_f_in_prev else ds_total * f
@@ -304,9 +319,12 @@ def lstm_backward_with_slips(x, y_prev, s_prev, p, dy, ds, memo_form=False, no_d
         return np.atleast_2d(d).T @ z2, np.atleast_2d(d).sum(axis=0)
 
     grads = lstm.LSTMParams(*g(dpre_f), *g(dpre_i), *g(dpre_a), *g(dpre_o))
-    dz = dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a + dpre_o @ p.W_o
+    dz = dpre_a @ p.W_a if a_path_only else dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a + dpre_o @ p.W_o
     return dz[..., :D], dz[..., D:], ds_prev, grads
 
+
+MEMO_BACKWARD_HINT = ("with memo_form=True the step is s_t = I_t * a_t + s_(t-1): f_t is not used, so dL/df_t = 0 "
+                      "(every forget-gate gradient is zero) and ds_prev = dL/ds_t, with no f_t factor.")
 
 LSTM_STEP_BACKWARD = FunctionSpec(
     "lstm.lstm_step_backward",
@@ -347,6 +365,28 @@ LSTM_STEP_BACKWARD = FunctionSpec(
             "a_t = tanh(...): its derivative is 1 - a_t^2.",
             lambda *a, **k: lstm_backward_with_slips(*a, **k, sig_for_a=True),
         ),
+        Mistake(
+            "dy ignored",
+            "dy = dL/dy_t reaches y_t = O_t * tanh(s_t): it gives the output gate dy * tanh(s_t) and the "
+            "state dy * O_t * (1 - tanh(s_t)^2), added to ds.",
+            lambda *a, **k: lstm_backward_with_slips(*a, **k, no_dy=True),
+        ),
+        Mistake(
+            "memo form: the forget gate's factor f_t kept in ds_prev",
+            MEMO_BACKWARD_HINT,
+            lambda *a, **k: lstm_backward_with_slips(*a, **k, memo_keeps_f=True),
+        ),
+        Mistake(
+            "memo_form ignored (the standard backward pass for the memo's step)",
+            MEMO_BACKWARD_HINT + " Recompute s_t that way too.",
+            lambda *a, **k: lstm_backward_with_slips(*a, **k, memo_ignored=True),
+        ),
+        Mistake(
+            "dx and dy_prev through the input activation only (the three gates' paths missing)",
+            "all four blocks read z_t = [x_t, y_(t-1)]: dL/dz_t = dpre_f W_f + dpre_i W_i + dpre_a W_a + "
+            "dpre_o W_o, then dx is its first D columns and dy_prev the rest.",
+            lambda *a, **k: lstm_backward_with_slips(*a, **k, a_path_only=True),
+        ),
     ],
     right=[
         Rewrite("einsum", [("W_f=np.atleast_2d(dpre_f).T @ z2", "W_f=np.einsum('bh,bk->hk', np.atleast_2d(dpre_f), z2)")]),
@@ -361,15 +401,34 @@ LSTM_STEP_BACKWARD = FunctionSpec(
         Mutant("no path from y into the state", [("ds_total = ds + dy * O * dtanh_from_output(tanh_s)", "ds_total = ds + 0 * dy")],
                "no gradient path"),
         Mutant("ds ignored", [("ds_total = ds + dy * O * dtanh_from_output(tanh_s)",
-                               "ds_total = dy * O * dtanh_from_output(tanh_s)")], "ignored"),
+                               "ds_total = dy * O * dtanh_from_output(tanh_s)")], "(ds) ignored"),
         Mutant("ds_prev without the forget gate", [("ds_prev = ds_total * f", "ds_prev = ds_total")], "without the forget gate"),
         Mutant("memo backward for the standard LSTM", [("if memo_form:", "if True:", 2)], None),
         Mutant("sigmoid derivative for a", [("dpre_a = da * dtanh_from_output(a)", "dpre_a = da * dsigmoid_from_output(a)")],
                "sigmoid derivative"),
-        Mutant("memo_form ignored", [("if memo_form:", "if False:", 2)], None),
+        Mutant("memo_form ignored", [("if memo_form:", "if False:", 2)], "memo_form ignored"),
         Mutant("dO with the state, not tanh(s)", [("dO = dy * tanh_s", "dO = dy * s")], None),
         Mutant("in-place on ds", [("ds_total = ds + dy * O * dtanh_from_output(tanh_s)",
                                    "ds += dy * O * dtanh_from_output(tanh_s)\n    ds_total = ds")], "in-place modification"),
+        # Each gradient input dropped, each output dropped, each sum reduced to one of its parts.
+        Mutant("dy ignored", [("p = params", "p = params\n    dy = 0 * dy")], "dy ignored"),
+        Mutant("memo form: f kept in ds_prev", [("ds_prev = ds_total\n", "ds_prev = ds_total * forget_gate(x, y_prev, p.W_f, p.b_f)\n")],
+               "forget gate's factor f_t kept"),
+        Mutant("dx dropped", [("return dz[..., :D], dz[..., D:], ds_prev, grads", "return 0 * dz[..., :D], dz[..., D:], ds_prev, grads")],
+               "`dx` left at zero"),
+        Mutant("dy_prev dropped", [("return dz[..., :D], dz[..., D:], ds_prev, grads", "return dz[..., :D], 0 * dz[..., D:], ds_prev, grads")],
+               "`dy_prev` left at zero"),
+        Mutant("ds_prev dropped", [("ds_prev = ds_total * f", "ds_prev = 0 * ds_total")], "`ds_prev` left at zero"),
+        Mutant("dW_f dropped", [("W_f=np.atleast_2d(dpre_f).T @ z2", "W_f=0 * (np.atleast_2d(dpre_f).T @ z2)")],
+               "`grads.W_f` left at zero"),
+        Mutant("dW_i dropped", [("W_i=np.atleast_2d(dpre_i).T @ z2", "W_i=0 * (np.atleast_2d(dpre_i).T @ z2)")],
+               "`grads.W_i` left at zero"),
+        Mutant("db_o dropped", [("b_o=np.atleast_2d(dpre_o).sum(axis=0)", "b_o=0 * np.atleast_2d(dpre_o).sum(axis=0)")],
+               "`grads.b_o` left at zero"),
+        Mutant("dz through the input activation only", [("dz = dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a + dpre_o @ p.W_o",
+                                                         "dz = dpre_a @ p.W_a")], "input activation only"),
+        Mutant("dz without the output gate", [("dz = dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a + dpre_o @ p.W_o",
+                                               "dz = dpre_f @ p.W_f + dpre_i @ p.W_i + dpre_a @ p.W_a")], None),
     ],
 )
 

@@ -103,13 +103,21 @@ STACKED_FORWARD = FunctionSpec(
 
 
 def _backward_args(rng, B, D, H, term, big, unbatched):
+    """Gradients on the top layer's outputs and on every layer's final state (both nonzero, except in
+    the cases of one of them only): a pass that drops either differs on the random cases."""
     cell, xs, states0, layer_params = _forward_args(rng, B, D, H, term, big, unbatched)
     dys = uniform(rng, (xs.shape[0], B, states0[-1][0].shape[-1]))
-    return (cell, xs, states0, layer_params, dys)
+    dstates_T = [tuple(uniform(rng, a.shape) for a in state0) for state0 in states0]
+    if term == "dys":
+        dstates_T = None
+    elif term == "dstates":
+        dys = np.zeros_like(dys)
+    return (cell, xs, states0, layer_params, dys, dstates_T)
 
 
 def stacked_backward_with_slips(cell, xs, states0, layer_params, dys, dstates_T=None, all_dys=False, rev=False,
-                                no_pass=False):
+                                no_pass=False, ignore_T=False, top_T_only=False, no_dys=False, rev_states=False,
+                                rev_T=False):
     """The stacked backward pass written out; each keyword after ``dstates_T`` switches one known
     mistake on."""
     L = len(layer_params)
@@ -117,17 +125,28 @@ def stacked_backward_with_slips(cell, xs, states0, layer_params, dys, dstates_T=
     for state0, params in zip(states0, layer_params, strict=True):
         layer_inputs.append(inputs)
         inputs, _ = sequence.unroll(cell, inputs, state0, params)
-    dstates0, dparams, d_out = [None] * L, [None] * L, dys
+    given_T = [None] * L if dstates_T is None or ignore_T else list(dstates_T)
+    if top_T_only:
+        given_T = [None] * (L - 1) + given_T[-1:]
+    if rev_T:
+        given_T = given_T[::-1]
+    top = np.zeros_like(dys) if no_dys else dys
+    dstates0, dparams, d_out = [None] * L, [None] * L, top
     for l in reversed(range(L)):
-        given = dys if all_dys else (np.zeros_like(d_out) if no_pass and l < L - 1 else d_out)
-        d_out, dstates0[l], dparams[l] = sequence.bptt(cell, layer_inputs[l], states0[l], layer_params[l], given)
-    return d_out, dstates0, (dparams[::-1] if rev else dparams)
+        given = top if all_dys else (np.zeros_like(d_out) if no_pass and l < L - 1 else d_out)
+        d_out, dstates0[l], dparams[l] = sequence.bptt(cell, layer_inputs[l], states0[l], layer_params[l], given,
+                                                        given_T[l])
+    return d_out, (dstates0[::-1] if rev_states else dstates0), (dparams[::-1] if rev else dparams)
 
+
+_STACKED_CALL = "cell, layer_inputs[l], states0[l], layer_params[l], d_outputs, dstates_T[l]"
+_RETURN = "return d_outputs, dstates0, dlayer_params"
 
 STACKED_BACKWARD = FunctionSpec(
     "multilayer.stacked_backward",
     build=_backward_args,
-    terms=[("L1", "one layer"), ("L2", "two layers")],
+    terms=[("L1", "one layer"), ("L2", "two layers"), ("dys", "only dys (dstates_T None)"),
+           ("dstates", "only dstates_T (dys zero)")],
     edges=[("B1", "B = 1"), ("same", "every layer the input's size")],
     no_replay=NO_REPLAY,
     budget=(32, 128, 128),
@@ -147,31 +166,73 @@ STACKED_BACKWARD = FunctionSpec(
             "dlayer_params[l] belongs to layer_params[l].",
             lambda *a: stacked_backward_with_slips(*a, rev=True),
         ),
+        Mistake(
+            "dstates_T ignored",
+            "dstates_T[l] is the gradient on layer l's final state (a loss on the final states): give it to "
+            "layer l's bptt as its dstate_T, bptt(cell, inputs of layer l, states0[l], layer_params[l], "
+            "d_outputs, dstates_T[l]); only dstates_T=None means zero for every layer.",
+            lambda *a: stacked_backward_with_slips(*a, ignore_T=True),
+        ),
+        Mistake(
+            "dstates_T used for the top layer only",
+            "every layer has a final state: dstates_T[l] goes to layer l's bptt, for every l.",
+            lambda *a: stacked_backward_with_slips(*a, top_T_only=True),
+        ),
+        Mistake(
+            "dstates_T in reverse layer order",
+            "dstates_T[l] belongs to layer l (layer 1 first), whichever order the layers are walked in.",
+            lambda *a: stacked_backward_with_slips(*a, rev_T=True),
+        ),
+        Mistake(
+            "dys ignored (the top layer gets zero)",
+            "dys is dL/dy of the top layer's outputs: the top layer's bptt starts from it.",
+            lambda *a: stacked_backward_with_slips(*a, no_dys=True),
+        ),
+        Mistake(
+            "dstates0 in reverse order",
+            "dstates0[l] belongs to states0[l], layer 1 first.",
+            lambda *a: stacked_backward_with_slips(*a, rev_states=True),
+        ),
     ],
     right=[
         Rewrite("insert at the front", "inputs, layer_inputs = xs, []\nfor s0, p in zip(states0, layer_params):\n"
                                        "    layer_inputs.append(inputs)\n    inputs, _ = unroll(cell, inputs, s0, p)\n"
+                                       "finals = [None] * len(layer_params) if dstates_T is None else list(dstates_T)\n"
                                        "d, dst, dps = dys, [], []\n"
-                                       "for s0, p, xin in reversed(list(zip(states0, layer_params, layer_inputs))):\n"
-                                       "    d, ds0, dp = bptt(cell, xin, s0, p, d)\n    dst.insert(0, ds0)\n"
+                                       "for s0, p, xin, dT in reversed(list(zip(states0, layer_params, layer_inputs, finals))):\n"
+                                       "    d, ds0, dp = bptt(cell, xin, s0, p, d, dT)\n    dst.insert(0, ds0)\n"
                                        "    dps.insert(0, dp)\nreturn d, dst, dps\n"),
         Rewrite("outputs from stacked_forward", "L = len(layer_params)\ninputs = [xs]\nfor s0, p in zip(states0, layer_params):\n"
                                                 "    inputs.append(unroll(cell, inputs[-1], s0, p)[0])\n"
                                                 "top, _ = stacked_forward(cell, xs, states0, layer_params)\n"
                                                 "assert top.shape == inputs[-1].shape\n"
                                                 "d, dst, dps = dys, [None] * L, [None] * L\nfor l in range(L - 1, -1, -1):\n"
-                                                "    d, dst[l], dps[l] = bptt(cell, inputs[l], states0[l], layer_params[l], d, None)\n"
+                                                "    dT = None if dstates_T is None else dstates_T[l]\n"
+                                                "    d, dst[l], dps[l] = bptt(cell, inputs[l], states0[l], layer_params[l], d, dT)\n"
                                                 "return d, dst, dps\n"),
+        Rewrite("zeros for a missing dstates_T", [("    dstates_T = [None] * L",
+                                                   "    dstates_T = [tuple(a * 0 for a in s0) for s0 in states0]")]),
     ],
     mutants=[
-        Mutant("dys to every layer", [("cell, layer_inputs[l], states0[l], layer_params[l], d_outputs, dstates_T[l]",
-                                       "cell, layer_inputs[l], states0[l], layer_params[l], dys, dstates_T[l]")], None),
-        Mutant("gradients reversed", [("return d_outputs, dstates0, dlayer_params",
-                                       "return d_outputs, dstates0, dlayer_params[::-1]")], "reverse order"),
+        Mutant("dys to every layer", [(_STACKED_CALL, _STACKED_CALL.replace("d_outputs,", "dys,"))], None),
+        Mutant("gradients reversed", [(_RETURN, "return d_outputs, dstates0, dlayer_params[::-1]")], "reverse order"),
         Mutant("bottom-up", [("for l in reversed(range(L)):", "for l in range(L):")], None),
         Mutant("lower layers get zero", [("        d_outputs, dstates0[l], dlayer_params[l] = bptt(",
                                           "        d_outputs = d_outputs if l == L - 1 else 0 * d_outputs\n"
                                           "        d_outputs, dstates0[l], dlayer_params[l] = bptt(")], None),
+        # Each gradient input dropped or misplaced, each output dropped.
+        Mutant("dstates_T ignored", [(_STACKED_CALL, _STACKED_CALL.replace("dstates_T[l]", "None"))], "dstates_T ignored"),
+        Mutant("dstates_T for the top layer only", [(_STACKED_CALL, _STACKED_CALL.replace(
+            "dstates_T[l]", "dstates_T[l] if l == L - 1 else None"))], "top layer only"),
+        Mutant("dstates_T in reverse layer order", [(_STACKED_CALL, _STACKED_CALL.replace("dstates_T[l]", "dstates_T[L - 1 - l]"))],
+               "dstates_T in reverse layer order"),
+        Mutant("dys ignored", [("d_outputs = dys", "d_outputs = 0 * dys")], "dys ignored"),
+        Mutant("dxs dropped", [(_RETURN, "return 0 * d_outputs, dstates0, dlayer_params")], "`dxs` left at zero"),
+        Mutant("dstates0 dropped", [(_RETURN, "return d_outputs, [tuple(0 * a for a in s) for s in dstates0], dlayer_params")],
+               "`dstates0[0][0]` left at zero"),
+        Mutant("dlayer_params dropped", [(_RETURN, "return d_outputs, dstates0, [type(p)(*(0 * a for a in p)) for p in dlayer_params]")],
+               "`dlayer_params[0].A` left at zero"),
+        Mutant("dstates0 reversed", [(_RETURN, "return d_outputs, dstates0[::-1], dlayer_params")], "dstates0 in reverse order"),
     ],
 )
 

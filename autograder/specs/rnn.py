@@ -52,14 +52,16 @@ def _replay_backward(args, kwargs):
     return [("rnn.rnn_step", (x, s_prev, W, b), rnn.rnn_step(x, s_prev, W, b))]
 
 
-def rnn_backward_with_slips(x, s_prev, W, b, ds, no_dtanh=False, pre=False, no_prev=False, swap=False):
+def rnn_backward_with_slips(x, s_prev, W, b, ds, no_dtanh=False, pre=False, no_prev=False, swap=False, no_ds=False,
+                            dW_x_only=False):
     """The basic RNN step's backward pass written out; each keyword switches one known mistake on."""
     D = x.shape[-1]
     z = concat(x, s_prev)
     pre_act = z @ W.T + b
     s = tanh(pre_act)
+    ds = np.zeros_like(ds) if no_ds else ds
     dpre = ds if no_dtanh else ds * ((1 - pre_act**2) if pre else dtanh_from_output(s))
-    dW = np.atleast_2d(dpre).T @ np.atleast_2d(z)
+    dW = np.atleast_2d(dpre).T @ np.atleast_2d(concat(x, 0 * s_prev) if dW_x_only else z)
     db = np.atleast_2d(dpre).sum(axis=0)
     dz = dpre @ W
     dx, dprev = dz[..., :D], dz[..., D:]
@@ -99,6 +101,16 @@ RNN_STEP_BACKWARD = FunctionSpec(
             "the first D columns of dpre @ W belong to x_t.",
             lambda *a: rnn_backward_with_slips(*a, swap=True),
         ),
+        Mistake(
+            "ds not used (every gradient zero)",
+            "ds = dL/ds_t is where every gradient of the step starts: dL/d(pre-activation) = ds * (1 - s_t^2).",
+            lambda *a: rnn_backward_with_slips(*a, no_ds=True),
+        ),
+        Mistake(
+            "dW without its s_prev columns",
+            "W multiplies z_t = [x_t, s_(t-1)]: dW = dpre^T [x_t, s_(t-1)], every column.",
+            lambda *a: rnn_backward_with_slips(*a, dW_x_only=True),
+        ),
     ],
     right=[
         Rewrite("einsum and split blocks", [("dW = np.atleast_2d(dpre).T @ np.atleast_2d(z)",
@@ -119,9 +131,17 @@ RNN_STEP_BACKWARD = FunctionSpec(
         Mutant("db not summed", [("db = np.atleast_2d(dpre).sum(axis=0)", "db = dpre")], None),
         Mutant("dW over x only", [("dW = np.atleast_2d(dpre).T @ np.atleast_2d(z)",
                                    "dW = np.atleast_2d(dpre).T @ np.atleast_2d(np.concatenate([x, 0 * s_prev], axis=-1))")],
-               None),
+               "without its s_prev columns"),
         Mutant("in-place on ds", [("dpre = ds * dtanh_from_output(s)", "ds *= dtanh_from_output(s)\n    dpre = ds")], "in-place modification"),
         Mutant("sign slip", [("dz = dpre @ W", "dz = -dpre @ W")], None),
+        # Each gradient input dropped, each output dropped.
+        Mutant("ds not used", [("dpre = ds * dtanh_from_output(s)", "dpre = 0 * ds * dtanh_from_output(s)")], "ds not used"),
+        Mutant("dx dropped", [("return dz[..., :D], dz[..., D:], dW, db", "return 0 * dz[..., :D], dz[..., D:], dW, db")],
+               "`dx` left at zero"),
+        Mutant("dW dropped", [("return dz[..., :D], dz[..., D:], dW, db", "return dz[..., :D], dz[..., D:], 0 * dW, db")],
+               "`dW` left at zero"),
+        Mutant("db dropped", [("return dz[..., :D], dz[..., D:], dW, db", "return dz[..., :D], dz[..., D:], dW, 0 * db")],
+               "`db` left at zero"),
     ],
     shortcuts=[
         Rewrite("through the fast path",

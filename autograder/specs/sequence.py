@@ -199,6 +199,13 @@ BPTT = FunctionSpec(
         Mutant("forwards in time", _bptt_body(ORDER="range(len(xs))"), "forwards"),
         Mutant("dys ignored", _bptt_body(DYS="0 * dys[t]"), "dys ignored"),
         Mutant("states off by one", _bptt_body(STATE="t + 1"), None),
+        # Each output dropped (the inputs dys and dstate_T: "dys ignored", "dstate_T ignored" above).
+        Mutant("dxs dropped", _bptt_body().replace("return dxs,", "return 0 * dxs,"), "`dxs` left at zero"),
+        Mutant("dstate0 dropped", _bptt_body().replace("return dxs, dstate,", "return dxs, tuple(0 * d for d in dstate),"),
+               "`dstate0[0]` left at zero"),
+        Mutant("dparams dropped", _bptt_body().replace("type(params)(*dparams)", "type(params)(*(0 * d for d in dparams))"),
+               "`dparams.A` left at zero"),
+        Mutant("dstate_T: its first array only", _bptt_body(DSTATE="dstate_T and (dstate_T[0], 0 * dstate_T[1])"), None),
     ],
 )
 

@@ -8,10 +8,16 @@ lesson, points, output names, parameter class):
   drawn from ``rng``; ``term`` is None or one of ``terms``' keys (term isolation),
   ``big`` asks for pre-activations (or states) up to |50|, ``unbatched`` for 1-D inputs;
 - ``terms`` and ``edges``: [(key, label)] of the term-isolation and edge cases
-  (edge keys "B1", "D=H", "unbatched", "big" change the sizes or flags given to ``build``);
+  (edge keys "B1", "D=H", "unbatched", "big" change the sizes or flags given to ``build``;
+  any other edge key is given to ``build`` as its ``term``, e.g. multilayer's "same");
 - ``replay(args, kwargs)``: for a function that calls other learner functions, the
   results those calls should get ([(check id, args, result)], from the reference), so the
   function is graded on its own; ``no_replay`` says why a composed function has none;
+- ``diagnose(args, kwargs)``: [(check id, args, output index or None)]: output ``index`` of
+  the function is what that learner function returns on ``args`` (values of the case and
+  its replay table only, never the answer). The executor calls the learner's own function
+  on them, so that a wrong output can be blamed on the function that made it (a message
+  only, see ``autograder.checks.compare``);
 - ``mistakes``: known mistakes, each a function with the learner function's signature;
   the judge names one when the learner's output matches it;
 - ``right``: ways to write the function right (``Rewrite``s of the reference's solution
@@ -75,6 +81,7 @@ class FunctionSpec:
     mutants: list
     replay: Callable | None = None
     no_replay: str = ""
+    diagnose: Callable | None = None
     term_kwargs: dict = dataclasses.field(default_factory=dict)
     budget: tuple | None = None
     shortcuts: list = dataclasses.field(default_factory=list)
@@ -91,6 +98,8 @@ def concat(x, y):
     return np.concatenate([x, y], axis=-1)
 
 
+# The edge keys ``cases`` acts on itself (sizes, flags); any other edge key goes to ``build`` as its term.
+SIZE_AND_FLAG_EDGES = ("B1", "D=H", "unbatched", "big")
 STEP_EDGES = [
     ("B1", "B = 1"),
     ("D=H", "D = H"),

@@ -186,7 +186,7 @@ def test_hand_grading_in_formgrader_reaches_the_exported_grades(demo, formgrader
         score = page.locator(f"input#{WRITTEN}")
         score.scroll_into_view_if_needed()
         answer = page.locator(".nbgrader_cell", has=score)
-        assert "forget-gate LSTM" in answer.inner_text()  # her written answer, rendered
+        assert "exact accumulation for free" in answer.inner_text()  # her written answer, rendered
         steps.shot("written-answer-before")
         assert "needs_manual_grade" in score.get_attribute("class")  # formgrader marks it as to grade
         score.fill(f"{POINTS:g}")
@@ -235,6 +235,6 @@ def test_a_feedback_page_opened_as_a_file_renders_its_maths_offline(demo, browse
         collapsed = page.locator("details.rnn-collapsed", has_text="Code collapsed in the notebook")
         assert collapsed.count() >= 1 and not collapsed.first.evaluate("d => d.open")
         assert not page.get_by_text("def draw_lstm_cell").first.is_visible()
-        page.get_by_text("forget-gate LSTM of").first.scroll_into_view_if_needed()
+        page.get_by_text("exact accumulation for free").first.scroll_into_view_if_needed()
         steps.shot("written-answer-rendered")
         assert refused == [], f"requests that left the machine: {refused}"

@@ -13,22 +13,12 @@ Skipped, with the reason, where Playwright's package or Debian's chromium is mis
 
 import contextlib
 import json
-import os
 import re
-import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from servers import (  # beside this file
-    CHROMIUM,
-    free_port,
-    stop_server,
-    sync_playwright_or_skip,
-    wait_until_serving,
-)
+from servers import CHROMIUM, jupyter_lab, sync_playwright_or_skip  # beside this file
 
 from autograder.building import release
 
@@ -51,25 +41,8 @@ def lab(tmp_path_factory, sync_playwright):
     """(url, token, course folder): JupyterLab serving a fresh learner folder, stopped afterwards."""
     tmp = tmp_path_factory.mktemp("lab")
     course = release.build_release(tmp / "course")
-    token, port = secrets.token_hex(16), free_port()
-    home = tmp / "jupyter"
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_DATA_DIR=str(home / "data"), IPYTHONDIR=str(home / "ipython"))
-    log = (tmp / "jupyterlab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={course}", f"--LabApp.workspaces_dir={home / 'workspaces'}"],
-        cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(server, url, token, 60, tmp / "jupyterlab.log")
+    with jupyter_lab(course, tmp) as (url, token):
         yield url, token, course
-    finally:
-        stop_server(server, url, token)
-        log.close()
-
-
 
 
 class Learner:
