@@ -80,6 +80,11 @@ def _pretrained(p):
     p.add_argument("--path", help="the weights file (default: rnnkit/stacked_loudness.npz)")
 
 
+def _corpus(p):
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; fail if the committed snapshot, notice or licence is stale")
+
+
 # name: (module that runs it, one-line help, its arguments, whether its module docstring is the epilog)
 COMMANDS = {
     "release": ("autograder.building.release",
@@ -99,6 +104,8 @@ COMMANDS = {
     "pretrained": ("autograder.building.pretrained",
                    "retrain the small network lesson 3 ships (or --check the committed weights)", _pretrained,
                    False),
+    "corpus": ("autograder.building.corpus",
+               "rewrite the text snapshot lesson 8 trains on (or --check it)", _corpus, False),
 }
 
 

@@ -5,14 +5,18 @@
 - ``sine_series`` and ``make_windows``: noisy sine and multi-frequency series, cut
   into windows of T steps for next-step prediction.
 - ``char_corpus`` with ``CharVocab``, ``one_hot`` and ``char_batches``: a character-level
-  corpus from the text of Python's own help topics (``pydoc_data.topics``, part of the
-  standard library).
+  corpus, Python's own help topics (a frozen snapshot of ``pydoc_data.topics`` in
+  ``rnnkit/corpus/``, with its copyright notice and licence).
 - ``stock_prices``: a real measured series, Google's daily share prices 2004-2008,
   from the sample data that ships inside matplotlib.
 
 Sequences come out time-major, (T, B, D), as everywhere in rnnkit. Every random
 function takes ``rng`` (a seed or a numpy Generator): the same seed gives the same data.
 """
+
+import gzip
+import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -128,23 +132,44 @@ def make_windows(series, T, stride=1):
 # ----------------------------------------------------------------------------- characters
 
 
-def char_corpus(max_chars=None):
-    """A character-level corpus that ships with Python: the help topics of ``pydoc``.
+# The snapshot char_corpus reads, and the SHA-256 of its text (UTF-8): the text is fixed once
+# committed, whichever Python runs the lesson.
+CORPUS_FILE = Path(__file__).resolve().parent / "corpus" / "pydoc_topics.txt.gz"
+CORPUS_SHA256 = "99670224c9f3d84a2b58dac7d18000a378f15330657f315f9a364c421eeb0f3f"
 
-    Source: ``pydoc_data.topics.topics``, the text that ``help("if")`` and friends show,
-    generated from the Python documentation and part of the standard library (no
-    download). The topics are joined in sorted order, so the text is the same on every
-    run of the same Python version (it differs a little between versions).
+
+def char_corpus(max_chars=None):
+    """A character-level corpus: 300,000 characters of Python's own help topics.
+
+    Source: ``pydoc_data.topics`` of CPython 3.11.7, the text that ``help("if")`` and
+    friends show, generated from the Python documentation: the topics in sorted order of
+    their names, joined with a blank line, cut after 300,000 characters. That module
+    changes between Python releases, so the text is read from a snapshot that ships with
+    rnnkit, ``rnnkit/corpus/pydoc_topics.txt.gz``: the same text on every machine and every
+    Python. (c) Python Software Foundation, distributed under the PSF License Agreement;
+    the notice and the licence are ``rnnkit/corpus/NOTICE`` and
+    ``rnnkit/corpus/LICENSE-Python.txt``.
 
     Inputs:
-    - max_chars: keep only the first max_chars characters (None: all, ~0.5 M characters)
+    - max_chars: keep only the first max_chars characters (None: all 300,000)
 
     Returns:
     - text: str
-    """
-    from pydoc_data.topics import topics
 
-    text = "\n\n".join(topics[key].strip() for key in sorted(topics))
+    Raises OSError when the snapshot is missing and ValueError when it is not the course's
+    snapshot (changed or damaged): copy rnnkit/corpus/ again from the course folder.
+    """
+    try:
+        text = gzip.decompress(CORPUS_FILE.read_bytes()).decode("utf-8")
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{CORPUS_FILE} is missing: copy rnnkit/corpus/ again from the course "
+                                "folder") from err
+    except (OSError, EOFError, UnicodeDecodeError) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{CORPUS_FILE} cannot be read ({err}): copy rnnkit/corpus/ again from the "
+                         "course folder") from err
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != CORPUS_SHA256:
+        raise ValueError(f"{CORPUS_FILE} is not the course's text (its SHA-256 differs): copy "
+                         "rnnkit/corpus/ again from the course folder")
     return text if max_chars is None else text[:max_chars]
 
 

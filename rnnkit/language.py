@@ -1,4 +1,4 @@
-"""Language modelling (memo: the readout and the loss over time).
+"""Language modelling (beyond the memo: the readout and the loss over time).
 
 A language model reads x_1..x_T and predicts, at each step t, the next token
 x_{t+1}. The network's outputs y_t (B, H) go through a linear readout to one

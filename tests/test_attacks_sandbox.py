@@ -461,3 +461,36 @@ def test_remove_tree_removes_what_its_owner_locked_and_follows_no_link():
         assert stat.S_IMODE(os.stat(outside).st_mode) == 0o755
     finally:
         sandbox.remove_tree(outside)
+
+
+def test_a_result_naming_one_buffer_many_times_is_refused_not_multiplied(tmp_path):
+    # A small file whose tree refers to one array many times: each reference would be copied out,
+    # so 32 KB of result could unpack to gigabytes in the trusted grader. The same file with one
+    # reference (the baseline) reads fine; with many it is refused as too large, within bounds.
+    import resource
+
+    def write(references):
+        store = casefile._Store()
+        ref = store.put(np.zeros(100_000))
+        output = {"seq": "tuple", "items": [{"leaf": "ndarray", "a": ref}] * references}
+        meta = {"version": casefile.FORMAT_VERSION, "check_id": "rnn.rnn_step",
+                "cases": {f"v{i:02d}": {"error": None, "output": output, "modified": [], "aliased": []}
+                          for i in range(20)}}
+        casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+        return (tmp_path / "rnn.rnn_step.npz").stat().st_size
+
+    write(1)
+    results, problem = casefile.read_results_checked("rnn.rnn_step", tmp_path)
+    assert problem == "" and len(results) == 20
+    assert write(1000) < 200_000  # 20 cases x 1000 references x 800 KB = 16 GB if copied out
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert casefile.read_results_checked("rnn.rnn_step", tmp_path) == (None, "too large")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 200, f"the refusal itself took {grown_mib:.0f} MiB"
+    # and a list longer than any result the executor writes is refused before it is walked
+    store = casefile._Store()
+    meta = {"version": casefile.FORMAT_VERSION, "check_id": "rnn.rnn_step",
+            "cases": {"v00": {"error": None, "modified": [], "aliased": [],
+                              "output": {"seq": "list", "items": [{"none": True}] * 20_000}}}}
+    casefile.save(tmp_path / "rnn.rnn_step.npz", meta, store)
+    assert casefile.read_results_checked("rnn.rnn_step", tmp_path) == (None, "too large")

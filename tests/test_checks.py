@@ -507,6 +507,21 @@ def test_ready_on_stub_and_on_written_code(pkg_with, monkeypatch, capsys):
     assert "`lstm_step`" in out and "forget_gate" in out and "not written yet" in out
 
 
+def test_ready_passing_refuses_a_wrong_gate_and_names_it(pkg_with, monkeypatch, capsys):
+    # An experiment that trains on the learner's code: a forget gate with the wrong sign runs
+    # (so plain ready() says yes) but fails its check, and lstm_step's own check passes (it feeds
+    # lstm_step the reference's gates). ready(passing=True) must say no and name forget_gate.
+    needs = ("lstm.lstm_step", "lstm.lstm_step_backward")
+    assert notebook.ready(*needs, passing=True) is True  # the baseline: the reference passes
+    wrong = "return sigmoid(-(np.concatenate([x, y_prev], axis=-1) @ W_f.T + b_f))\n"
+    monkeypatch.setitem(sys.modules, "rnnkit", pkg_with("lstm.forget_gate", wrong))
+    assert notebook.ready(*needs) is True
+    capsys.readouterr()
+    assert notebook.ready(*needs, passing=True) is False
+    out = capsys.readouterr().out
+    assert "`forget_gate` (rnnkit/lstm.py, lesson 04)" in out and "`lstm_step`" not in out
+
+
 def test_show_setup_warns_when_rnnkit_is_not_the_course_copy(tmp_path, capsys):
     notebook.show_setup(REPO)
     assert "WARNING" not in capsys.readouterr().out

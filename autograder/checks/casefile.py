@@ -202,30 +202,65 @@ RESULT_NODES = {"leaf", "seq", "other", "none"}
 MAX_DIAGNOSTICS = 4  # diagnostics read back per case (see ``Case.diagnose``)
 
 
-def decode(node, buffers, classes=None, only=None):
+class DecodeBudget:
+    """How many array elements the decoding of one untrusted file may still copy out.
+
+    Every array reference in a result is copied out of the file's buffers, so a small file whose
+    tree names one large buffer many times would unpack to many times its size: the budget is
+    counted per reference, and running out refuses the file."""
+
+    def __init__(self, elements):
+        self.left = elements
+
+    def take(self, size):
+        self.left -= size
+        if self.left < 0:
+            raise ResultTooLarge("a result that unpacks to too many numbers")
+
+
+class ResultTooLarge(ValueError):
+    pass
+
+
+MAX_RESULT_ITEMS = 10_000  # items of one list or tuple in a result (the executor writes no more)
+MAX_RESULT_DEPTH = 8
+
+
+def decode(node, buffers, classes=None, only=None, budget=None):
     """Inverse of ``encode``. ``classes`` maps "module.Name" to the named tuple class
     to rebuild (e.g. the learner's ``lstm.LSTMParams``); others get a generic one.
-    ``only``: the node kinds accepted (``RESULT_NODES`` for untrusted results)."""
+    ``only``: the node kinds accepted (``RESULT_NODES`` for untrusted results), which are
+    then also held to ``MAX_RESULT_ITEMS`` and ``MAX_RESULT_DEPTH``; ``budget``: a
+    ``DecodeBudget`` every array copied out is counted against."""
     from .probe import ProbeCell
 
-    def walk(n):
+    def get(ref):
+        array = _get(ref, buffers)
+        if budget is not None:
+            budget.take(array.size)
+        return array
+
+    def walk(n, depth=0):
         if not isinstance(n, dict):
             raise ValueError("malformed tree")
         if only is not None and next((k for k in _KIND_ORDER if k in n), None) not in only:
             raise ValueError("unexpected node in a result")
         if "leaf" in n:
-            return Leaf(str(n["leaf"]), _get(n["a"], buffers))
+            return Leaf(str(n["leaf"]), get(n["a"]))
         if "seq" in n:
+            items = n["items"]
+            if only is not None and (depth >= MAX_RESULT_DEPTH or len(items) > MAX_RESULT_ITEMS):
+                raise ResultTooLarge("a result nested too deep or too long")
             return Seq(
                 str(n["seq"]),
-                [walk(v) for v in n["items"]],
+                [walk(v, depth + 1) for v in items],
                 str(n.get("name", "")),
                 tuple(str(f) for f in n.get("fields", ())),
             )
         if "other" in n:
             return Other(str(n["other"]))
         if "a" in n:
-            return _get(n["a"], buffers)
+            return get(n["a"])
         if "none" in n:
             return None
         if "cell" in n:
@@ -469,19 +504,25 @@ def read_results_checked(check_id, directory, max_bytes=20_000_000, max_unpacked
         meta, buffers = load(io.BytesIO(data))
         if meta.get("version") != FORMAT_VERSION or meta.get("check_id") != check_id:
             return None, "malformed"
+        # Copies out of the file count against the same bound as the file's own arrays (float64).
+        budget = DecodeBudget(max_unpacked // 8)
         out = {}
         for case_id, r in dict(meta["cases"]).items():
             output = r.get("output")
             out[str(case_id)] = {
                 "error": None if r.get("error") is None else str(r["error"])[:2000],
-                "output": None if output is None else _numeric(decode(output, buffers, only=RESULT_NODES)),
+                "output": None if output is None else _numeric(
+                    decode(output, buffers, only=RESULT_NODES, budget=budget)),
                 "modified": [str(m)[:100] for m in r.get("modified", [])][:20],
                 "aliased": [str(m)[:100] for m in r.get("aliased", [])][:20],
                 "warnings": [str(m)[:300] for m in r.get("warnings", [])][:5],
-                "diagnostics": [None if d is None else _numeric(decode(d, buffers, only=RESULT_NODES))
-                                for d in list(r.get("diagnostics") or [])[:MAX_DIAGNOSTICS]],
+                "diagnostics": [
+                    None if d is None else _numeric(decode(d, buffers, only=RESULT_NODES, budget=budget))
+                    for d in list(r.get("diagnostics") or [])[:MAX_DIAGNOSTICS]],
             }
         return out, ""
+    except ResultTooLarge:
+        return None, "too large"
     except Exception:  # noqa: BLE001 - any malformed content (RecursionError, MemoryError too)
         return None, "malformed"
 

@@ -152,6 +152,9 @@ def _compare(want, got, dtype, tol, name, visible, problems):
             Problem("shape", f"{name} has shape {values.shape}; it should have shape {want.shape}.")
         )
         return
+    if np.iscomplexobj(values):
+        problems.append(Problem("type", f"{name} holds complex numbers; results must be real."))
+        return
     if not np.all(np.isfinite(values)):
         idx = tuple(np.argwhere(~np.isfinite(values))[0])
         problems.append(
@@ -177,11 +180,14 @@ def _compare(want, got, dtype, tol, name, visible, problems):
             text = f"{where} is not what the reference gives ({count})."
         problems.append(Problem("value", text, zero=not np.any(values), name=str(name)))
         return
-    # A scalar result (a loss) may come back as a 0-d array, a numpy scalar or a float: all are
-    # what np.mean and friends return, and none can be aliased to an input.
-    scalar_kinds = ("ndarray", "float") if want.ndim == 0 else ("ndarray",)
-    scalar_ok = want.ndim == 0 and isinstance(got, Leaf) and got.kind.startswith("numpy scalar")
-    if not isinstance(got, Leaf) or (got.kind not in scalar_kinds and not scalar_ok):
+    # A scalar result (a loss) may come back as a 0-d array, a numpy scalar or a Python float, in
+    # any float precision: all are what np.mean and friends return, none can be aliased to an
+    # input, and one number's precision costs nothing downstream.
+    scalar = (want.ndim == 0 and isinstance(got, Leaf) and got.value.dtype.kind == "f"
+              and (got.kind in ("ndarray", "float") or got.kind.startswith("numpy scalar")))
+    if scalar:
+        return
+    if not isinstance(got, Leaf) or got.kind != "ndarray":
         problems.append(
             Problem(
                 "type",
@@ -190,7 +196,7 @@ def _compare(want, got, dtype, tol, name, visible, problems):
                 hygiene=True,
             )
         )
-    elif got.kind != "float" and got.value.dtype != np.dtype(dtype):
+    elif got.value.dtype != np.dtype(dtype):
         problems.append(
             Problem(
                 "dtype",
@@ -311,7 +317,9 @@ HIDDEN_PROBLEM_TEXT = {
 }
 HIDDEN_OTHER = "the result is not what the reference gives (compare with the published cases)."
 # An output that is zero everywhere where the reference's is not: a value never computed, or (for a
-# gradient) one that no path reaches. Shown on hidden cases too: it says nothing of their inputs.
+# gradient) one that no path reaches. Shown on hidden cases too: its text is fixed, and whether it
+# appears is up to the learner's code, like the case's pass or fail: it adds no channel for a hidden
+# input that the verdict does not already open (one bit per case, as a known mistake's name does).
 ZERO_OUTPUT_TEXT = (
     "\nThis matches a known mistake: `{name}` left at zero. Hint: `{name}` is zero everywhere, but the "
     "reference's is not: it is never computed, or, for a gradient, no path reaches it (a gradient is "
@@ -381,7 +389,8 @@ def _blame(case, result, want, tol):
     (``result["diagnostics"]``). When that output is wrong, and it is exactly what the learner's
     ``function`` returned there, the composition passed the value on faithfully: the mistake is
     in ``function``. Learner values are compared with each other only, and the sentence is fixed
-    text, so it says nothing of a hidden case's inputs."""
+    text: whether it appears on a hidden case is up to the learner's code, like the verdict itself,
+    so it carries no more about the case's inputs than the pass or fail already does."""
     diagnostics = result.get("diagnostics") or []
     checked = case.check_id.split(".")[1]
     outputs = _registry.CHECKS_BY_ID[case.check_id].outputs

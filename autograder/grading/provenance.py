@@ -51,7 +51,7 @@ from autograder import paths
 
 TOOL_FILES = ("fast", "gradcheck", "train")  # module names inside rnnkit
 TOOL_DESCRIPTIONS = {
-    "fast": "rnnkit/fast.py (the fused fast path for training)",
+    "fast": "rnnkit/fast.py (the answer key's fused fast path)",
     "gradcheck": "rnnkit/gradcheck.py (the numerical gradient checker)",
     "train": "rnnkit/train.py (the training kit)",
 }
@@ -508,7 +508,7 @@ def similarity(nodes, k=None, w=None):
 def _message(function, tool):
     return (
         f"Your `{function}` contains a copy of code from {TOOL_DESCRIPTIONS[tool]}, with names changed. "
-        "The shipped tools are there for training and checking, not to be handed in: write "
+        "The course's reference tools are there for training and checking, not to be handed in: write "
         f"`{function}` yourself, with the equations of the lesson. This function scores 0."
     )
 

@@ -124,6 +124,8 @@ TEMPORAL_SOFTMAX_LOSS = FunctionSpec(
         # A scalar loss as np.mean returns it, or as a float: what most learners write.
         Rewrite("loss returned as a Python float", [("return np.asarray(loss), dlogits", "return float(loss), dlogits")]),
         Rewrite("loss returned as a numpy scalar", [("return np.asarray(loss), dlogits", "return loss, dlogits")]),
+        Rewrite("loss returned as float64 whatever the inputs",
+                [("return np.asarray(loss), dlogits", "return np.float64(loss), dlogits")]),
         Rewrite("logsumexp and a one-hot matrix",
                 "T, B, V = logits.shape\n"
                 "weights = np.ones((T, B), logits.dtype) if mask is None else np.asarray(mask).astype(logits.dtype)\n"
@@ -177,6 +179,8 @@ TEMPORAL_SOFTMAX_LOSS = FunctionSpec(
                                      ("np.exp(shifted).sum(axis=-1, keepdims=True)", "np.exp(shifted).sum(axis=0, keepdims=True)")],
                "time axis"),
         Mutant("target not subtracted", [("    dlogits[t, b, targets] -= 1\n", "")], "target not subtracted"),
+        Mutant("loss returned as a complex number", [("return np.asarray(loss), dlogits",
+                                                       "return np.asarray(loss) + 0j, dlogits")], None),
         Mutant("sign slip in the gradient", [("dlogits *= mask[:, :, None] / count", "dlogits *= -mask[:, :, None] / count")], None),
         Mutant("in-place on logits", [("shifted = logits - logits.max(axis=-1, keepdims=True)",
                                        "logits -= logits.max(axis=-1, keepdims=True)\n    shifted = logits")], "in-place modification"),
