@@ -125,3 +125,24 @@ def test_learner_notebook_on_the_answer_key_passes_every_check(path, answer_key,
         if _check_spec(cell) and _stderr(cell):
             problems.append(f"{_where(lesson, i, cell)} wrote to stderr (nbgrader would score it 0)")
     assert not problems, "\n".join(problems)
+
+
+def _notebook_exercise(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and meta.get("solution") is True and meta.get("grade") is False
+
+
+WITH_NOTEBOOK_EXERCISES = [p for p in SOLUTION_FILES
+                           if any(_notebook_exercise(c) for c in nbformat.read(p, as_version=4).cells)]
+
+
+@pytest.mark.parametrize("path", WITH_NOTEBOOK_EXERCISES, ids=lambda p: p.stem)
+def test_an_unwritten_notebook_exercise_stops_no_experiment(path, answer_key):
+    # A learner who has written every rnnkit function but not yet a lesson's own (ungraded) notebook
+    # exercise: Run All must reach the end, each cell that needs the exercise saying so, not raising.
+    lesson = answer_key / "lessons" / path.name
+    nb, _ = execute(lesson, lesson.parent)
+    assert any(_notebook_exercise(c) and "NotImplementedError" in c.source for c in nb.cells)
+    problems = [f"{_where(lesson, i, cell)} raised {err.ename}: {err.evalue[:300]}"
+                for i, cell in enumerate(nb.cells) for err in _errors(cell)]
+    assert not problems, "\n".join(problems)
