@@ -519,7 +519,7 @@ def test_ready_passing_refuses_a_wrong_gate_and_names_it(pkg_with, monkeypatch, 
     capsys.readouterr()
     assert notebook.ready(*needs, passing=True) is False
     out = capsys.readouterr().out
-    assert "`forget_gate` (rnnkit/lstm.py, lesson 04)" in out and "`lstm_step`" not in out
+    assert "`forget_gate` (rnnkit/lstm.py, lesson 4)" in out and "`lstm_step`" not in out
 
 
 def test_show_setup_warns_when_rnnkit_is_not_the_course_copy(tmp_path, capsys):
@@ -666,6 +666,11 @@ def test_an_output_left_at_zero_is_named_when_no_known_mistake_matches():
     # a wrong output that is not all zero is not called zero
     got = Seq("tuple", [Leaf("ndarray", np.array([[0.0, 1.0]])), Leaf("ndarray", np.zeros((1, 2)))])
     assert "left at zero" not in compare.judge_case(case, {"output": got}, want, [], "float64").message
+    # on a hidden case the sentence names no output: which one is zero is the learner's code's choice
+    got = Seq("tuple", [Leaf("ndarray", np.zeros((1, 2))), Leaf("ndarray", np.zeros((1, 2)))])
+    hidden = compare.judge_case(_case(check_id="gru.gru_step_backward", visible=False), {"output": got}, want,
+                                [], "float64").message
+    assert "known mistake: an output left at zero" in hidden and "`dx`" not in hidden
 
 
 def test_stub_called_by_a_composition_is_named(pkg_with):

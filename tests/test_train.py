@@ -216,12 +216,11 @@ def test_sequence_model_with_cross_entropy():
 def test_default_engine_runs_the_learners_functions(monkeypatch):
     # A learner's copy of rnnkit must train with the learner's code: count the calls that reach the
     # gate functions, the stacked layers and the backward steps (module attributes, looked up at call time).
-    # The modules are the ones this SequenceModel's train.py uses (another test may import rnnkit afresh).
-    import sys
-
-    train_module = sys.modules[SequenceModel.__module__]
-    multilayer = train_module.multilayer
-    gru = train_module.cells.gru
+    # The modules are the ones this SequenceModel's own code refers to: another test may have imported
+    # rnnkit afresh, so sys.modules may hold a newer copy than the one this class came from.
+    train_globals = SequenceModel.forward.__globals__
+    multilayer = train_globals["multilayer"]
+    gru = train_globals["cells"].gru
 
     calls = {}
 

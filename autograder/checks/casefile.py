@@ -235,10 +235,9 @@ def decode(node, buffers, classes=None, only=None, budget=None):
     from .probe import ProbeCell
 
     def get(ref):
-        array = _get(ref, buffers)
-        if budget is not None:
-            budget.take(array.size)
-        return array
+        if budget is not None:  # counted before the copy is made
+            budget.take(math.prod(max(0, int(n)) for n in ref["shape"]))
+        return _get(ref, buffers)
 
     def walk(n, depth=0):
         if not isinstance(n, dict):

@@ -216,7 +216,9 @@ def matches(want, got, tol):
         )
     values = _as_array(got)
     want = np.asarray(want)
-    if values is None or values.shape != want.shape or not np.all(np.isfinite(values)):
+    if values is None or values.shape != want.shape or np.iscomplexobj(values):
+        return False
+    if not np.all(np.isfinite(values)):
         return False
     return not diff_arrays(want, values, tol)[0].any()
 
@@ -298,7 +300,9 @@ def judge_case(case, result, want, mistakes, dtype):
                 named = True
                 break
         if not named and first.zero:
-            msg += ZERO_OUTPUT_TEXT.format(name=first.name)
+            # Named on published cases only: on a hidden one, which output the learner's code zeroed
+            # would be a message of its choosing.
+            msg += ZERO_OUTPUT_TEXT.format(name=f"`{first.name}`" if case.visible else "an output")
         msg += _blame(case, result, want, tol)
         msg += _how_checked(case)
     msg += note
@@ -317,11 +321,11 @@ HIDDEN_PROBLEM_TEXT = {
 }
 HIDDEN_OTHER = "the result is not what the reference gives (compare with the published cases)."
 # An output that is zero everywhere where the reference's is not: a value never computed, or (for a
-# gradient) one that no path reaches. Shown on hidden cases too: its text is fixed, and whether it
-# appears is up to the learner's code, like the case's pass or fail: it adds no channel for a hidden
-# input that the verdict does not already open (one bit per case, as a known mistake's name does).
+# gradient) one that no path reaches. On hidden cases its text is fixed (no output named), and
+# whether it appears is up to the learner's code, like the case's pass or fail: it adds no channel
+# for a hidden input that the verdict does not already open (one bit per case).
 ZERO_OUTPUT_TEXT = (
-    "\nThis matches a known mistake: `{name}` left at zero. Hint: `{name}` is zero everywhere, but the "
+    "\nThis matches a known mistake: {name} left at zero. Hint: {name} is zero everywhere, but the "
     "reference's is not: it is never computed, or, for a gradient, no path reaches it (a gradient is "
     "the sum over every path from its input to the loss)."
 )

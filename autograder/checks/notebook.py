@@ -509,12 +509,14 @@ def ready(*check_ids, passing=False):
         if failing:
             # Name the functions that fail their own checks: a wrong gate makes lstm_step fail
             # here, while lstm_step's own check (which feeds it the reference's gates) passes.
+            # Only the modules the experiment uses, up to its latest lesson.
             lessons = [lesson.assignment for lesson in LESSONS]
             last = max(lessons.index(CHECKS_BY_ID[c].lesson) for c in check_ids)
-            own = [c.check_id for c in CHECKS if lessons.index(c.lesson) <= last
+            modules = {c.split(".")[0] for c in check_ids}
+            own = [c.check_id for c in CHECKS if lessons.index(c.lesson) <= last and c.module in modules
                    and not all(v.ok for v in _verdicts(c.check_id, pkg))]
             names = ", ".join(f"`{c.split('.')[1]}` (rnnkit/{c.split('.')[0]}.py, "
-                              f"lesson {CHECKS_BY_ID[c].lesson[:2]})" for c in (own or failing))
+                              f"lesson {int(CHECKS_BY_ID[c].lesson[:2])})" for c in (own or failing))
             print(f"This experiment trains on your code, and these functions do not pass their checks "
                   f"yet: {names}. Run their check cells, fix what they report, and come back: until "
                   "then the curves would not show what the cells can do.")
