@@ -41,6 +41,10 @@ def test_dragging_the_radius_slider_redraws_the_figure(lab, sync_playwright, tmp
         try:
             page.goto(f"{url}/lab/tree/lessons/02-basic-rnn.ipynb?token={token}&reset")
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=TIMEOUT_MS)
+            # Run All only once the kernel is up: cells sent while it still starts can be lost on a
+            # busy machine (the lesson then shows no output at all).
+            idle = "document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')"
+            page.wait_for_function(idle, timeout=TIMEOUT_MS)
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
             page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
             # The lesson's one slider, and the figure in the same output area. (Located by the output:
